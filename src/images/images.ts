@@ -1,0 +1,119 @@
+import type { Readable, Writable } from 'node:stream';
+import type { ImageConfig } from '../spec/oci-image.js';
+import type { ImageSummary } from '../spec/engine.js';
+import type { Digest } from '../util/digest.js';
+
+/**
+ * The image service: image records by name and ID over the content store (manifests, configs,
+ * layer blobs) and the snapshotter (unpacked layers, keyed by chain ID).
+ *
+ * Persisted schema (written atomically, one file): `<root>/images.json` =
+ *   { "version": 1, "images": { "<config digest>": ImageRecord }, }
+ * Tags live inside the records; a name belongs to at most one image.
+ *
+ * Names are Docker references: `busybox`, `busybox:1`, `library/busybox`,
+ * `docker.io/library/busybox:latest` all name `busybox:latest`; images are also found by full
+ * ID, `sha256:`-less ID, unique ID prefix, and `name@digest` for a repo digest.
+ */
+
+export interface ImageRecord {
+  /** The config's digest: the image ID. */
+  id: Digest;
+  /** Digest of the manifest in the content store. */
+  manifest: Digest;
+  /** Normalised familiar names, `busybox:latest`. */
+  repoTags: string[];
+  repoDigests: string[];
+  /** The parsed image config (also in the content store under `id`). */
+  config: ImageConfig;
+  /** Chain IDs of the layers, bottom first: the snapshot keys of the unpacked layers. */
+  chainIDs: string[];
+  /** Sum of uncompressed layer sizes. */
+  size: number;
+  /** For images made by commit or build: the ID of the image they were made from. */
+  parent?: Digest;
+  /** ISO time when berth first stored the image. */
+  added: string;
+}
+
+export interface RemoveResult {
+  Untagged?: string;
+  Deleted?: string;
+}
+
+export interface ImportOptions {
+  /** `repo[:tag]` to tag the new image with. */
+  reference?: string;
+  /** Dockerfile-style instructions applied to the config: CMD, ENTRYPOINT, ENV, EXPOSE, ... */
+  changes?: string[];
+  message?: string;
+  platform?: string;
+}
+
+export interface CommitOptions {
+  /** The image the container runs. */
+  parent: ImageRecord;
+  /** Tar stream of the container's changes (OCI whiteouts). */
+  diff: Readable;
+  /** Container config to store as the image's defaults. */
+  config: ImageConfig['config'];
+  reference?: string;
+  comment?: string;
+  author?: string;
+  changes?: string[];
+  /** The container's ID, recorded as `container`. */
+  container?: string;
+  createdBy?: string;
+}
+
+export interface LoadResult {
+  /** `Loaded image: name:tag` / `Loaded image ID: sha256:...` lines, as docker load prints. */
+  messages: string[];
+}
+
+export interface ImageService {
+  /** Every image. */
+  list(): Promise<ImageRecord[]>;
+  /** Resolves a reference or ID; NotFoundError("No such image: <ref>") when nothing matches. */
+  get(ref: string): Promise<ImageRecord>;
+  /** Summaries as `GET /images/json` returns them. `containers` counts users per image ID. */
+  summaries(containers: Map<string, number>): Promise<ImageSummary[]>;
+  /** The body of `GET /images/{name}/json`. */
+  inspect(ref: string): Promise<Record<string, unknown>>;
+  /** The body of `GET /images/{name}/history`. */
+  history(ref: string): Promise<Record<string, unknown>[]>;
+  /** Adds `target` (`repo[:tag]`) as a name of the image `source` names; moves it if taken. */
+  tag(source: string, target: string): Promise<void>;
+  /**
+   * `DELETE /images/{name}`: untags a name or deletes an image, as dockerd does. `inUse` tells
+   * whether a container uses an image ID (then ConflictError unless force). Layers and blobs no
+   * image references any more are removed.
+   */
+  remove(
+    ref: string,
+    options: { force: boolean; noprune: boolean; inUse: (id: string) => boolean },
+  ): Promise<RemoveResult[]>;
+  /** `POST /images/prune`. */
+  prune(options: {
+    danglingOnly: boolean;
+    inUse: (id: string) => boolean;
+    filters: Record<string, string[]>;
+  }): Promise<{ ImagesDeleted: RemoveResult[]; SpaceReclaimed: number }>;
+  /** A one-layer image from a rootfs tarball (`docker import`). */
+  importRootfs(tar: Readable, options: ImportOptions): Promise<ImageRecord>;
+  /** docker-archive or OCI image-layout tarball (`docker load`). */
+  load(tar: Readable): Promise<LoadResult>;
+  /** Writes a docker-archive tarball that also is an OCI image layout (`docker save`). */
+  save(refs: string[], out: Writable): Promise<void>;
+  /** `busybox:latest` from the host's busybox-static, with no registry. */
+  bootstrap(name: string): Promise<ImageRecord>;
+  /** An image from a container's changes (`docker commit`). */
+  commit(options: CommitOptions): Promise<ImageRecord>;
+  /**
+   * Makes sure every layer of the image is unpacked as a committed snapshot; returns the top
+   * chain ID (the parent for a container's writable snapshot), or undefined for no layers.
+   */
+  unpack(image: ImageRecord): Promise<string | undefined>;
+  /** Bytes of every image blob and layer, for `/system/df`. */
+  diskUsage(): Promise<{ layersSize: number }>;
+}
