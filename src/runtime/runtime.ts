@@ -27,9 +27,14 @@ export interface ExitInfo {
 
 export interface CreateTaskOptions {
   id: string;
-  spec: RuntimeSpec;
   /** Mounts that make up the root filesystem; the runtime mounts them in the bundle. */
   rootfs: Mount[];
+  /**
+   * Gives the runtime spec once the rootfs is mounted at `rootfsPath` (so that users, groups
+   * and the working directory can be looked up and made there). `root.path` is set by the
+   * runtime.
+   */
+  spec: (rootfsPath: string) => Promise<RuntimeSpec>;
   /** Where conmon writes the container's output (k8s-file format). */
   logPath: string;
   /** Keep stdin open for attach (-i). */
@@ -102,6 +107,8 @@ export interface Runtime {
   onExit(listener: (id: string, exit: ExitInfo) => void): void;
   /** Host pids of every process in the task. */
   pids(id: string): Promise<number[]>;
+  /** Where a task's rootfs is mounted while the task exists. */
+  rootfsPath(id: string): string;
   /** IDs of every task the runtime holds state for, running or not. */
   list(): Promise<string[]>;
   /** Stops watching; tasks keep running. */
