@@ -1,0 +1,186 @@
+import type { ImageSummary } from '../spec/engine.js';
+import { InvalidArgumentError, NotImplementedError } from '../errors/index.js';
+import { PassThrough } from 'node:stream';
+import type { Router } from './router.js';
+import type { Exchange } from './exchange.js';
+import type { Services } from './server.js';
+import { qBool, qFilters, qString } from './params.js';
+import { jsonLine, pipeTo } from './streams.js';
+
+/** Matches a reference filter (`busybox`, `busybox:*`, `bus*:latest`) against a repo tag. */
+function referenceMatches(pattern: string, repoTag: string): boolean {
+  const glob = (p: string): RegExp =>
+    new RegExp(
+      '^' +
+        p
+          .split('*')
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('[^/]*') +
+        '$',
+    );
+  const [repo = '', tag = ''] = splitTag(repoTag);
+  if (pattern.includes(':')) {
+    const [prepo = '', ptag = ''] = splitTag(pattern);
+    return glob(prepo).test(repo) && glob(ptag).test(tag);
+  }
+  return glob(pattern).test(repo);
+}
+
+function splitTag(ref: string): [string, string] {
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > slash) return [ref.slice(0, colon), ref.slice(colon + 1)];
+  return [ref, 'latest'];
+}
+
+/** `GET /images/json` filters, applied to summaries. */
+export function filterImages(
+  images: ImageSummary[],
+  filters: Record<string, string[]>,
+): ImageSummary[] {
+  for (const key of Object.keys(filters)) {
+    if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(key)) {
+      throw new InvalidArgumentError(`invalid filter '${key}'`);
+    }
+  }
+  const created = (ref: string): number => {
+    const hit = images.find(
+      (i) =>
+        i.Id === ref ||
+        i.Id.replace(/^sha256:/, '').startsWith(ref.replace(/^sha256:/, '')) ||
+        i.RepoTags.includes(ref) ||
+        i.RepoTags.includes(`${ref}:latest`),
+    );
+    if (!hit) throw new InvalidArgumentError(`No such image: ${ref}`);
+    return hit.Created;
+  };
+  return images.filter((img) => {
+    const dangling = filters.dangling?.[0];
+    if (dangling !== undefined) {
+      const want = dangling === 'true' || dangling === '1';
+      if (!['true', 'false', '1', '0'].includes(dangling)) {
+        throw new InvalidArgumentError(`Invalid filter 'dangling=${dangling}'`);
+      }
+      if (want !== (img.RepoTags.length === 0)) return false;
+    }
+    for (const l of filters.label ?? []) {
+      const eq = l.indexOf('=');
+      const labels = img.Labels ?? {};
+      if (eq < 0 ? !(l in labels) : labels[l.slice(0, eq)] !== l.slice(eq + 1)) return false;
+    }
+    if (filters.reference?.length) {
+      const ok = filters.reference.some((p) => img.RepoTags.some((t) => referenceMatches(p, t)));
+      if (!ok) return false;
+    }
+    for (const b of filters.before ?? []) if (img.Created >= created(b)) return false;
+    for (const s of filters.since ?? []) if (img.Created <= created(s)) return false;
+    return true;
+  });
+}
+
+export function imageRoutes(router: Router, services: Services): void {
+  const images = services.images;
+  const inUse = (id: string): boolean => (services.containers.imageUsers().get(id) ?? 0) > 0;
+
+  router.add('GET', '/images/json', async (ex) => {
+    const summaries = await images.summaries(services.containers.imageUsers());
+    ex.json(200, filterImages(summaries, qFilters(ex)));
+  });
+
+  router.add('POST', '/images/prune', async (ex) => {
+    const filters = qFilters(ex);
+    const dangling = filters.dangling?.[0];
+    const danglingOnly = dangling === undefined || dangling === 'true' || dangling === '1';
+    const rest = { ...filters };
+    delete rest.dangling;
+    ex.json(200, await images.prune({ danglingOnly, inUse, filters: rest }));
+  });
+
+  router.add('POST', '/images/create', async (ex) => {
+    const fromSrc = qString(ex, 'fromSrc');
+    if (qString(ex, 'fromImage') !== undefined && fromSrc === undefined) {
+      throw new NotImplementedError('pulling images needs a registry, not yet supported');
+    }
+    if (fromSrc === undefined) throw new InvalidArgumentError('fromImage or fromSrc is required');
+    if (fromSrc !== '-') {
+      throw new NotImplementedError('importing from a URL is not supported; use fromSrc=-');
+    }
+    const repo = qString(ex, 'repo');
+    const tag = qString(ex, 'tag');
+    const message = qString(ex, 'message');
+    const platform = qString(ex, 'platform');
+    const changes = ex.query
+      .getAll('changes')
+      .flatMap((s) => s.split('\n'))
+      .filter((s) => s.trim() !== '');
+    const record = await images.importRootfs(ex.bodyStream(), {
+      ...(repo !== undefined ? { reference: tag !== undefined ? `${repo}:${tag}` : repo } : {}),
+      ...(changes.length > 0 ? { changes } : {}),
+      ...(message !== undefined ? { message } : {}),
+      ...(platform !== undefined ? { platform } : {}),
+    });
+    ex.stream(200, { 'Content-Type': 'application/json' });
+    ex.write(jsonLine({ status: record.id }));
+    ex.end();
+  });
+
+  router.add('POST', '/images/load', async (ex) => {
+    const result = await images.load(ex.bodyStream());
+    ex.stream(200, { 'Content-Type': 'application/json' });
+    for (const m of result.messages) ex.write(jsonLine({ stream: `${m}\n` }));
+    ex.end();
+  });
+
+  router.add('GET', '/images/get', async (ex) => {
+    const names = ex.query.getAll('names').filter((n) => n !== '');
+    if (names.length === 0) throw new InvalidArgumentError('no images named to save');
+    for (const n of names) await images.get(n);
+    ex.stream(200, { 'Content-Type': 'application/x-tar' });
+    await saveTo(ex, names);
+  });
+
+  router.add('GET', '/images/{name*}/get', async (ex) => {
+    const name = ex.params.name as string;
+    await images.get(name);
+    ex.stream(200, { 'Content-Type': 'application/x-tar' });
+    await saveTo(ex, [name]);
+  });
+
+  const saveTo = async (ex: Exchange, refs: string[]): Promise<void> => {
+    const out = new PassThrough();
+    const done = images.save(refs, out).then(
+      () => out.end(),
+      (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    await pipeTo(ex, out);
+    await done;
+  };
+
+  router.add('GET', '/images/{name*}/json', async (ex) => {
+    ex.json(200, await images.inspect(ex.params.name as string));
+  });
+
+  router.add('GET', '/images/{name*}/history', async (ex) => {
+    ex.json(200, await images.history(ex.params.name as string));
+  });
+
+  router.add('POST', '/images/{name*}/tag', async (ex) => {
+    const repo = qString(ex, 'repo');
+    if (repo === undefined)
+      throw new InvalidArgumentError('repository name must have at least one component');
+    const tag = qString(ex, 'tag');
+    await images.tag(ex.params.name as string, tag !== undefined ? `${repo}:${tag}` : repo);
+    ex.empty(201);
+  });
+
+  router.add('DELETE', '/images/{name*}', async (ex) => {
+    ex.json(
+      200,
+      await images.remove(ex.params.name as string, {
+        force: qBool(ex, 'force'),
+        noprune: qBool(ex, 'noprune'),
+        inUse,
+      }),
+    );
+  });
+}
