@@ -41,6 +41,11 @@ export interface CreateTaskOptions {
   stdin: boolean;
   /** Allocate a terminal (-t); output then is one stream. */
   tty: boolean;
+  /**
+   * Keep the task's stdin open when an attached client goes away (conmon's
+   * --leave-stdin-open); otherwise the first attach's end of input closes it (StdinOnce).
+   */
+  leaveStdinOpen?: boolean;
 }
 
 /** Output of an attached process: which stream, and the bytes. */

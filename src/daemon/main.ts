@@ -1,0 +1,127 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { startApiServer, type ApiServer } from '../api/server.js';
+import { newContainerService } from '../containers/service.js';
+import { newContainerFs } from '../containers/fs.js';
+import { newLocalContentStore } from '../content/local/store.js';
+import { ConflictError, errnoCode, isNotFound } from '../errors/index.js';
+import { newEventExchange } from '../events/exchange.js';
+import { newImageService } from '../images/service.js';
+import { newConmonRuntime } from '../runtime/conmon/runtime.js';
+import { newNativeSnapshotter } from '../snapshots/native/native.js';
+import { newOverlaySnapshotter, overlaySupported } from '../snapshots/overlay/overlay.js';
+import type { Snapshotter } from '../snapshots/snapshotter.js';
+import { newId } from '../util/digest.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { parseDaemonArgs, type DaemonOptions } from './options.js';
+import { newSystemService } from './system.js';
+
+export interface Daemon {
+  /** Stops serving; containers keep running (live-restore). */
+  shutdown(): Promise<void>;
+}
+
+/** Claims the data root: one berthd per data root, recorded in `<exec-root>/berthd.pid`. */
+async function claimPidFile(file: string): Promise<void> {
+  try {
+    const pid = Number((await fs.readFile(file, 'utf8')).trim());
+    if (pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        throw new ConflictError(`berthd is already running (pid ${pid}, ${file})`);
+      } catch (err: unknown) {
+        if (errnoCode(err) !== 'ESRCH') throw err;
+      }
+    }
+  } catch (err: unknown) {
+    if (!isNotFound(err)) throw err;
+  }
+  await writeFileAtomic(file, `${process.pid}\n`);
+}
+
+async function engineId(dataRoot: string): Promise<string> {
+  const file = path.join(dataRoot, 'engine-id');
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch (err: unknown) {
+    if (!isNotFound(err)) throw err;
+    const id = newId();
+    await writeFileAtomic(file, id);
+    return id;
+  }
+}
+
+/** Builds the stores and services in dependency order and starts the API. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  await fs.mkdir(options.dataRoot, { recursive: true, mode: 0o711 });
+  await fs.mkdir(options.execRoot, { recursive: true, mode: 0o711 });
+  const pidFile = path.join(options.execRoot, 'berthd.pid');
+  await claimPidFile(pidFile);
+
+  const content = await newLocalContentStore(path.join(options.dataRoot, 'content'));
+  const snapshotRoot = path.join(options.dataRoot, 'snapshots');
+  await fs.mkdir(snapshotRoot, { recursive: true });
+  const overlay = await overlaySupported(snapshotRoot);
+  const snapshotter: Snapshotter = overlay
+    ? await newOverlaySnapshotter(path.join(snapshotRoot, 'overlay'))
+    : await newNativeSnapshotter(path.join(snapshotRoot, 'native'));
+  const events = newEventExchange();
+  const images = await newImageService({ root: path.join(options.dataRoot, 'images'), content, snapshotter, events });
+  const runtime = await newConmonRuntime({ execRoot: options.execRoot, dataRoot: options.dataRoot });
+  const containerFs = await newContainerFs({ snapshotter, runtime, images, tmpRoot: path.join(options.dataRoot, 'tmp') });
+  const containers = await newContainerService({
+    root: path.join(options.dataRoot, 'containers'),
+    images,
+    snapshotter,
+    runtime,
+    events,
+    fs: containerFs,
+  });
+  const system = newSystemService({
+    daemon: options,
+    containers,
+    images,
+    snapshotterName: overlay ? 'overlay2' : 'vfs',
+    runtimeName: 'runc',
+    id: await engineId(options.dataRoot),
+  });
+  let api: ApiServer;
+  try {
+    api = await startApiServer({ hosts: options.hosts, services: { containers, images, events, system } });
+  } catch (err: unknown) {
+    await containers.close();
+    await runtime.close();
+    throw err;
+  }
+  return {
+    async shutdown(): Promise<void> {
+      await api.close();
+      await containers.close();
+      await runtime.close();
+      await snapshotter.close();
+      await fs.rm(pidFile, { force: true });
+    },
+  };
+}
+
+/** `berth daemon`: runs berthd in the foreground until SIGTERM or SIGINT. */
+export async function runDaemon(argv: string[]): Promise<void> {
+  const options = parseDaemonArgs(argv);
+  const daemon = await startDaemon(options);
+  console.error(`berthd: serving ${options.hosts.join(', ')} (data root ${options.dataRoot})`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`berthd: ${signal}, shutting down (containers keep running)`);
+    daemon.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('berthd: shutdown failed:', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from '../errors/index.js';
+
+export interface DaemonOptions {
+  dataRoot: string;
+  execRoot: string;
+  hosts: string[];
+  debug: boolean;
+}
+
+export const defaultSocket = 'unix:///run/berth/berth.sock';
+
+/** `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug. */
+export function parseDaemonArgs(argv: string[]): DaemonOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'data-root': { type: 'string', default: '/var/lib/berth' },
+        'exec-root': { type: 'string', default: '/run/berth' },
+        host: { type: 'string', short: 'H', multiple: true },
+        debug: { type: 'boolean', short: 'D', default: false },
+      },
+    });
+  } catch (cause: unknown) {
+    throw new InvalidArgumentError(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+  const v = parsed.values;
+  const hosts = v.host && v.host.length > 0 ? v.host : [defaultSocket];
+  for (const h of hosts) {
+    if (h.startsWith('tcp://')) throw new InvalidArgumentError(`${h}: tcp hosts need TLS (--tlsverify), which is not configured`);
+    if (!h.startsWith('unix://') && !h.startsWith('/')) throw new InvalidArgumentError(`${h}: unsupported host (use unix:///path.sock)`);
+  }
+  return {
+    dataRoot: v['data-root'] ?? '/var/lib/berth',
+    execRoot: v['exec-root'] ?? '/run/berth',
+    hosts,
+    debug: v.debug ?? false,
+  };
+}

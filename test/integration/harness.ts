@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A real berthd on a temporary data root, exec root and socket, for end-to-end tests; the CLI
+ * and the docker CLI pointed at it. Everything it makes is named by its own random suffix and
+ * removed by `stop`.
+ */
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const berthBin = path.join(repoRoot, 'bin/berth');
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Engine {
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  host: string;
+  /** The daemon's process; undefined after stop or kill. */
+  daemon: ChildProcess | undefined;
+  logs(): string;
+  berth(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
+  docker(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
+  /** A raw Engine API request; the body parsed as JSON when it is. */
+  api(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }>;
+  /** Starts berthd again on the same roots (after kill or stopDaemon). */
+  restart(): Promise<void>;
+  /** SIGKILL the daemon, as a crash. */
+  crash(): Promise<void>;
+  /** SIGTERM the daemon and wait for it to exit. */
+  stopDaemon(): Promise<void>;
+  /** Removes every container, stops the daemon, unmounts and deletes the roots. */
+  stop(): Promise<void>;
+}
+
+export function runCommand(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${path.basename(file)} ${args.join(' ')}: timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+function request(socket: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      { socketPath: socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (b: Buffer) => (text += b.toString()));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function waitForPing(socket: string, daemon: ChildProcess, logFile: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (daemon.exitCode !== null) {
+      throw new Error(`berthd exited with ${daemon.exitCode}:\n${readFileSync(logFile, 'utf8')}`);
+    }
+    try {
+      const r = await request(socket, 'GET', '/_ping');
+      if (r.status === 200) return;
+    } catch {
+      // not yet listening
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`berthd did not answer on ${socket}:\n${readFileSync(logFile, 'utf8')}`);
+}
+
+async function mountsUnder(prefix: string): Promise<string[]> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === prefix || m.startsWith(`${prefix}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Processes whose command line mentions `marker` (our own exec root). */
+export async function processesMentioning(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = await fs.readFile(`/proc/${name}/cmdline`, 'utf8');
+      if (cmdline.includes(marker) && Number(name) !== process.pid) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+export async function startEngine(options: { bootstrap?: boolean } = {}): Promise<Engine> {
+  const suffix = randomBytes(4).toString('hex');
+  const dataRoot = `/tmp/berth-it-${suffix}`;
+  // Short: conmon's attach socket path must fit in 108 bytes.
+  const execRoot = `/run/bt-${suffix}`;
+  const socket = `${execRoot}/berth.sock`;
+  const host = `unix://${socket}`;
+  const logFile = `${dataRoot}.log`;
+  const env = { BERTH_HOST: host, DOCKER_HOST: host };
+  let daemon: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const out = await fs.open(logFile, 'a');
+    daemon = spawn(process.execPath, [berthBin, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host], {
+      stdio: ['ignore', out.fd, out.fd],
+      detached: true,
+    });
+    await out.close();
+    await waitForPing(socket, daemon, logFile);
+  };
+  const exited = (d: ChildProcess): Promise<void> =>
+    d.exitCode !== null || d.signalCode !== null ? Promise.resolve() : new Promise((r) => d.once('exit', () => r()));
+
+  await launch();
+  const engine: Engine = {
+    dataRoot,
+    execRoot,
+    socket,
+    host,
+    get daemon() {
+      return daemon;
+    },
+    logs: () => readFileSync(logFile, 'utf8'),
+    berth: (args, o) => runCommand(process.execPath, [berthBin, ...args], env, o),
+    docker: (args, o) => runCommand('docker', args, env, o),
+    api: (method, urlPath, body) => request(socket, method, urlPath, body),
+    restart: launch,
+    async crash() {
+      const d = daemon;
+      if (!d) return;
+      d.kill('SIGKILL');
+      await exited(d);
+      daemon = undefined;
+    },
+    async stopDaemon() {
+      const d = daemon;
+      if (!d) return;
+      d.kill('SIGTERM');
+      await exited(d);
+      daemon = undefined;
+    },
+    async stop() {
+      if (daemon) {
+        const list = await request(socket, 'GET', '/containers/json?all=1').catch(() => undefined);
+        for (const c of Array.isArray(list?.body) ? (list.body as { Id: string }[]) : []) {
+          await request(socket, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined);
+        }
+        await engine.stopDaemon();
+      }
+      for (const pid of await processesMentioning(execRoot)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      for (const root of [execRoot, dataRoot]) {
+        for (const m of await mountsUnder(root)) {
+          await runCommand('umount', ['-l', m], {}).catch(() => undefined);
+        }
+        await fs.rm(root, { recursive: true, force: true });
+      }
+      await fs.rm(logFile, { force: true });
+    },
+  };
+  if (options.bootstrap !== false) {
+    const r = await engine.berth(['image', 'bootstrap', 'busybox']);
+    if (r.code !== 0) {
+      await engine.stop();
+      throw new Error(`image bootstrap failed: ${r.stderr}`);
+    }
+  }
+  return engine;
+}
