@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvalidArgumentError } from '../../errors/index.js';
+import type { HostConfig } from '../../spec/engine.js';
+import type { LinuxDevice } from '../../spec/oci-runtime.js';
+import { hostCapabilities, listHostDevices } from '../oci/host.js';
 import { buildSpec } from '../oci/spec.js';
 import type { AttachStream, ExitInfo, OutputChunk, Runtime } from '../runtime.js';
 import { newConmonRuntime } from './runtime.js';
@@ -46,7 +49,13 @@ async function makeBusyboxRootfs(dir: string): Promise<void> {
 async function create(
   id: string,
   args: string[],
-  opts: { stdin?: boolean; tty?: boolean } = {},
+  opts: {
+    stdin?: boolean;
+    tty?: boolean;
+    hostConfig?: HostConfig;
+    hostDevices?: LinuxDevice[];
+    allCapabilities?: string[];
+  } = {},
   runtime: Runtime = rt,
 ): Promise<void> {
   await runtime.create({
@@ -56,8 +65,10 @@ async function create(
       buildSpec({
         id,
         config: { Cmd: args, Tty: opts.tty ?? false },
-        hostConfig: {},
+        hostConfig: opts.hostConfig ?? {},
         image: {},
+        ...(opts.hostDevices ? { hostDevices: opts.hostDevices } : {}),
+        ...(opts.allCapabilities ? { allCapabilities: opts.allCapabilities } : {}),
         user: { uid: 0, gid: 0, additionalGids: [0] },
         hostname: id.slice(0, 12),
       }),
@@ -313,6 +324,33 @@ describe('conmon runtime', () => {
     await assert.rejects(fs.stat(rootfsPath), { code: 'ENOENT' });
     // the source is intact
     await fs.stat(path.join(rootfs, 'bin/busybox'));
+  });
+
+  test('memory limit: OOM kill is recorded', async () => {
+    const id = newId();
+    await create(id, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], {
+      hostConfig: { Memory: 16 * 1024 * 1024 },
+    });
+    await rt.start(id);
+    const info = await waitExit(id);
+    assert.equal(info.exitCode, 137);
+    assert.equal(info.oomKilled, true);
+  });
+
+  test('privileged: every capability and the host devices', async () => {
+    const id = newId();
+    await create(id, ['sh', '-c', 'grep CapEff /proc/self/status; ls /dev/loop-control'], {
+      hostConfig: { Privileged: true },
+      hostDevices: await listHostDevices(),
+      allCapabilities: await hostCapabilities(),
+    });
+    const out = collect(await rt.attach(id));
+    await rt.start(id);
+    const output = text(await out);
+    const own = /CapBnd:\s+([0-9a-f]+)/.exec(await fs.readFile('/proc/self/status', 'utf8'))?.[1];
+    assert.match(output, new RegExp(`CapEff:\\s+${own}`));
+    assert.match(output, /\/dev\/loop-control/);
+    assert.equal((await waitExit(id)).exitCode, 0);
   });
 
   test('entrypoint not found: InvalidArgumentError with runc words, nothing left', async () => {

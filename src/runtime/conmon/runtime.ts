@@ -253,7 +253,9 @@ class ConmonRuntime implements Runtime {
       `--runtime-arg=--root=${this.#runcRoot}`,
       '--runtime-arg=--log-format=json',
     ];
-    if (this.#logLevel) args.push('--log-level', this.#logLevel, '--syslog');
+    // Without syslog, whatever conmon says after it daemonized goes to /dev/null.
+    args.push('--syslog');
+    if (this.#logLevel) args.push('--log-level', this.#logLevel);
     return args;
   }
 

@@ -141,6 +141,23 @@ describe('capabilities', () => {
     assert.ok(c.includes('CAP_SYS_PTRACE'));
     assert.ok(!c.includes('CAP_SYS_ADMIN'));
   });
+  test('capability missing from this environment', () => {
+    assert.throws(
+      () =>
+        buildSpec(
+          input(
+            {},
+            { CapAdd: ['SYS_RESOURCE'] },
+            { Cmd: ['sh'] },
+            { allCapabilities: ['CAP_KILL'] },
+          ),
+        ),
+      {
+        message:
+          'invalid CapAdd: capability not supported by your kernel or not available in the current environment: "CAP_SYS_RESOURCE"',
+      },
+    );
+  });
   test('unknown capability', () => {
     assert.throws(() => caps({ CapAdd: ['FOO'] }), {
       name: 'InvalidArgumentError',

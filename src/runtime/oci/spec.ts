@@ -402,6 +402,17 @@ export function effectiveCapabilities(
   if (hostConfig.Privileged) return [...all];
   const adds = normalizeCapabilities(hostConfig.CapAdd ?? []);
   const drops = normalizeCapabilities(hostConfig.CapDrop ?? []);
+  for (const [field, list] of [
+    ['CapAdd', adds],
+    ['CapDrop', drops],
+  ] as const) {
+    const missing = list.find((c) => c !== 'ALL' && !all.includes(c));
+    if (missing) {
+      throw new InvalidArgumentError(
+        `invalid ${field}: capability not supported by your kernel or not available in the current environment: ${JSON.stringify(missing)}`,
+      );
+    }
+  }
   if (adds.length === 0 && drops.length === 0) return [...defaultCapabilities];
   if (adds.includes('ALL')) return all.filter((c) => !drops.includes(c));
   if (drops.includes('ALL')) return adds;
