@@ -39,3 +39,9 @@ export interface Change {
   /** 0 modified, 1 added, 2 deleted. */
   Kind: 0 | 1 | 2;
 }
+
+export { applyLayer } from './apply.js';
+export { changes } from './changes.js';
+export { copyIn, copyOut, statPath, type ArchivePathStat, type CopyInOptions } from './copy.js';
+export { resolveInRoot } from './root-path.js';
+export { diffTar, tarTree, type TarTreeOptions } from './tar-tree.js';

@@ -1,0 +1,363 @@
+import { constants as fsc, promises as fs, type Stats } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
+import tar from 'tar-stream';
+import { InvalidArgumentError, errnoCode, isNotFound } from '../errors/index.js';
+import { native } from '../util/native.js';
+import type { ApplyOptions, ApplyResult } from './archive.js';
+import { resolveInRoot } from './root-path.js';
+import { TarScanner } from './tar-scan.js';
+
+export interface ExtractOptions {
+  /** 'none' writes `.wh.` entries as the plain files they are (for `cp`). */
+  whiteouts: 'remove' | 'overlay' | 'none';
+  /** The directory, relative to root, that entry names are relative to. */
+  base?: string;
+  /** Owner of every entry, instead of the tar headers' uid/gid. */
+  chown?: { uid: number; gid: number };
+  /** Refuse to replace a directory with a non-directory or the reverse. */
+  noOverwriteDirNonDir?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Applies a layer tarball (plain or gzip) to `root`; see the contract in archive.ts. */
+export async function applyLayer(
+  root: string,
+  tarball: Readable,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  const opts: ExtractOptions = { whiteouts: options.whiteouts };
+  if (options.signal) opts.signal = options.signal;
+  return extract(root, tarball, opts);
+}
+
+const whiteoutPrefix = '.wh.';
+const opaqueWhiteout = '.wh..wh..opq';
+
+/**
+ * Streams the tar (decompressing gzip) into `root`, hashing the uncompressed bytes. Every
+ * entry's parent is resolved inside root before anything is written.
+ */
+export async function extract(
+  root: string,
+  input: Readable,
+  options: ExtractOptions,
+): Promise<ApplyResult> {
+  const absRoot = path.resolve(root);
+  const { head, stream } = await peek(input, 6);
+  const decompress = decompressorFor(head);
+  const scanner = new TarScanner();
+  const ex = tar.extract();
+  const feed = pipeline(stream, decompress, scanner, async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      if (ex.destroyed) throw new InvalidArgumentError('tar extraction stopped');
+      if (!ex.write(chunk)) await drained(ex);
+    }
+    ex.end(null);
+  }).catch((err: unknown) => {
+    ex.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  });
+  const state: ApplyState = { root: absRoot, options, added: new Set(), dirTimes: [] };
+  let index = 0;
+  try {
+    for await (const entry of ex) {
+      options.signal?.throwIfAborted();
+      const xattrs = scanner.xattrs(index++);
+      await applyEntry(state, entry.header, entry, xattrs);
+      for await (const _ of entry) {
+        // Whatever an entry carries beyond what was used (a directory's data) is passed over.
+      }
+    }
+    await feed;
+  } catch (err: unknown) {
+    stream.destroy();
+    await feed.catch(() => undefined);
+    throw wrapTarError(err);
+  }
+  for (const { file, mtime } of state.dirTimes.reverse()) {
+    try {
+      await fs.lutimes(file, mtime, mtime);
+    } catch (err: unknown) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return { diffID: scanner.digest(), size: scanner.size };
+}
+
+function wrapTarError(err: unknown): unknown {
+  if (err instanceof InvalidArgumentError || (err instanceof Error && err.name === 'AbortError'))
+    return err;
+  // tar-stream's own errors ("Invalid tar header", "Unexpected end of data") are bad input.
+  if (err instanceof Error && errnoCode(err) === undefined && !(err instanceof TypeError)) {
+    return new InvalidArgumentError(`invalid tar stream: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+interface ApplyState {
+  root: string;
+  options: ExtractOptions;
+  /** Host paths this tar created, which an opaque whiteout keeps. */
+  added: Set<string>;
+  dirTimes: { file: string; mtime: Date }[];
+}
+
+interface Header {
+  name: string;
+  type?: string | null | undefined;
+  mode?: number | undefined;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mtime?: Date | undefined;
+  linkname?: string | null | undefined;
+  devmajor?: number | undefined;
+  devminor?: number | undefined;
+  /** tar-stream's decoded PAX records, for the numbers it does not apply itself. */
+  pax?: unknown;
+}
+
+function paxNumber(header: Header, key: string): number | undefined {
+  const pax = header.pax;
+  if (typeof pax !== 'object' || pax === null) return undefined;
+  const v = (pax as Record<string, unknown>)[key];
+  if (typeof v !== 'string' || !/^[0-9]+(\.[0-9]+)?$/.test(v)) return undefined;
+  return Number(v);
+}
+
+function refuse(name: string, why: string): InvalidArgumentError {
+  return new InvalidArgumentError(`tar entry ${JSON.stringify(name)}: ${why}`);
+}
+
+/** The entry name as a clean relative path ('' for the root itself), or a refusal. */
+function cleanName(name: string, what = 'path'): string {
+  if (name.startsWith('/')) throw refuse(name, `absolute ${what} refused`);
+  const n = path.posix.normalize(name).replace(/\/+$/, '');
+  if (n === '.' || n === '') return '';
+  if (n === '..' || n.startsWith('../')) throw refuse(name, `${what} escapes the root`);
+  return n;
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(p);
+  } catch (err: unknown) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+async function applyEntry(
+  state: ApplyState,
+  header: Header,
+  body: AsyncIterable<unknown>,
+  xattrs: Map<string, Buffer> | undefined,
+): Promise<void> {
+  const { root, options } = state;
+  const rel = cleanName(header.name);
+  const full = options.base ? cleanName(path.posix.join(options.base, rel || '.')) : rel;
+  if (rel === '') return;
+  const baseName = path.posix.basename(full);
+  const parentRel = path.posix.dirname(full);
+  const parentDir = await resolveInRoot(root, parentRel === '.' ? '' : parentRel);
+
+  if (options.whiteouts !== 'none' && baseName.startsWith(whiteoutPrefix)) {
+    await applyWhiteout(state, header, parentDir, baseName);
+    return;
+  }
+
+  await fs.mkdir(parentDir, { recursive: true, mode: 0o755 });
+  const target = path.join(parentDir, baseName);
+  const type = header.type ?? 'file';
+  const isDir = type === 'directory';
+  const existing = await lstatOrUndefined(target);
+  if (existing && !(existing.isDirectory() && isDir)) {
+    if (options.noOverwriteDirNonDir && existing.isDirectory() !== isDir) {
+      throw refuse(
+        header.name,
+        existing.isDirectory()
+          ? 'cannot overwrite a directory with a non-directory'
+          : 'cannot overwrite a non-directory with a directory',
+      );
+    }
+    await fs.rm(target, { recursive: true, force: true });
+  }
+
+  const mode = (header.mode ?? 0o644) & 0o7777;
+  switch (type) {
+    case 'file':
+    case 'contiguous-file':
+      await writeFileFrom(target, body);
+      break;
+    case 'directory':
+      if (!existing?.isDirectory()) await fs.mkdir(target, { mode: 0o700 });
+      break;
+    case 'symlink':
+      await fs.symlink(header.linkname ?? '', target);
+      break;
+    case 'link': {
+      const linkRel = cleanName(header.linkname ?? '', 'hardlink target');
+      if (linkRel === '') throw refuse(header.name, 'hardlink to the root refused');
+      const lp = path.posix.dirname(linkRel);
+      const source = path.join(
+        await resolveInRoot(root, lp === '.' ? '' : lp),
+        path.posix.basename(linkRel),
+      );
+      const st = await lstatOrUndefined(source);
+      if (!st || st.isDirectory()) {
+        throw refuse(
+          header.name,
+          `hardlink target ${JSON.stringify(header.linkname)} is not in the archive`,
+        );
+      }
+      await fs.link(source, target);
+      state.added.add(target);
+      // A hard link shares its inode, and so its metadata, with the target.
+      return;
+    }
+    case 'character-device':
+    case 'block-device':
+    case 'fifo': {
+      const kind =
+        type === 'fifo' ? fsc.S_IFIFO : type === 'block-device' ? fsc.S_IFBLK : fsc.S_IFCHR;
+      native().mknod(target, kind | mode, header.devmajor ?? 0, header.devminor ?? 0);
+      break;
+    }
+    default:
+      // GNU volume labels, sparse maps and other kinds a layer has no use for.
+      return;
+  }
+  state.added.add(target);
+
+  const uid = options.chown?.uid ?? paxNumber(header, 'uid') ?? header.uid ?? 0;
+  const gid = options.chown?.gid ?? paxNumber(header, 'gid') ?? header.gid ?? 0;
+  await fs.lchown(target, uid, gid);
+  // After lchown, which clears set-id bits; symlinks have no mode of their own on Linux.
+  if (type !== 'symlink') await fs.chmod(target, mode);
+  for (const [name, value] of xattrs ?? []) {
+    try {
+      native().lsetxattr(target, name, value);
+    } catch (err: unknown) {
+      if (errnoCode(err) !== 'ENOTSUP') throw err;
+    }
+  }
+  const paxMtime = paxNumber(header, 'mtime');
+  const mtime = paxMtime !== undefined ? new Date(paxMtime * 1000) : (header.mtime ?? new Date(0));
+  if (isDir) state.dirTimes.push({ file: target, mtime });
+  else await fs.lutimes(target, mtime, mtime);
+}
+
+async function applyWhiteout(
+  state: ApplyState,
+  header: Header,
+  parentDir: string,
+  baseName: string,
+): Promise<void> {
+  if (baseName === opaqueWhiteout) {
+    if (state.options.whiteouts === 'overlay') {
+      await fs.mkdir(parentDir, { recursive: true, mode: 0o755 });
+      native().lsetxattr(parentDir, 'trusted.overlay.opaque', Buffer.from('y'));
+      return;
+    }
+    let names: string[];
+    try {
+      names = await fs.readdir(parentDir);
+    } catch (err: unknown) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw err;
+    }
+    for (const name of names) {
+      const child = path.join(parentDir, name);
+      if (!state.added.has(child)) await fs.rm(child, { recursive: true, force: true });
+    }
+    return;
+  }
+  const victim = baseName.slice(whiteoutPrefix.length);
+  if (victim === '' || victim === '.' || victim === '..')
+    throw refuse(header.name, 'invalid whiteout');
+  const target = path.join(parentDir, victim);
+  if (state.options.whiteouts === 'remove') {
+    await fs.rm(target, { recursive: true, force: true });
+    return;
+  }
+  await fs.mkdir(parentDir, { recursive: true, mode: 0o755 });
+  await fs.rm(target, { recursive: true, force: true });
+  native().mknod(target, fsc.S_IFCHR, 0, 0);
+  await fs.lchown(target, header.uid ?? 0, header.gid ?? 0);
+}
+
+function decompressorFor(head: Buffer): Transform {
+  if (head[0] === 0x1f && head[1] === 0x8b) return zlib.createGunzip();
+  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) {
+    throw new InvalidArgumentError('zstd layers are not supported');
+  }
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') {
+    throw new InvalidArgumentError('bzip2 layers are not supported');
+  }
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
+    throw new InvalidArgumentError('xz layers are not supported');
+  }
+  return new PassThrough();
+}
+
+/** The first `n` bytes of a stream (fewer if it is shorter), and a stream of all of it. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const chunks: Buffer[] = [];
+  let len = 0;
+  let ended = false;
+  while (len < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value);
+    chunks.push(b);
+    len += b.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    }
+  }
+  const stream = Readable.from(all(), { objectMode: false });
+  stream.on('close', () => {
+    void it.return?.();
+  });
+  return { head, stream };
+}
+
+async function writeFileFrom(target: string, body: AsyncIterable<unknown>): Promise<void> {
+  const handle = await fs.open(target, 'wx', 0o600);
+  try {
+    for await (const chunk of body) {
+      const b = chunk as Buffer;
+      let off = 0;
+      while (off < b.length) off += (await handle.write(b, off, b.length - off)).bytesWritten;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function drained(w: tar.Extract): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
