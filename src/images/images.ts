@@ -30,6 +30,13 @@ export interface ImageRecord {
   chainIDs: string[];
   /** Sum of uncompressed layer sizes. */
   size: number;
+  /**
+   * Per layer, bottom first, what Docker reports as its size (file bytes and symlink target
+   * lengths); their sum is `size`. Absent in records written before it existed.
+   */
+  layerSizes?: number[];
+  /** ISO time a name was last given to the image (`Metadata.LastTagTime`). */
+  lastTagTime?: string;
   /** For images made by commit or build: the ID of the image they were made from. */
   parent?: Digest;
   /** ISO time when berth first stored the image. */
@@ -76,7 +83,10 @@ export interface ImageService {
   list(): Promise<ImageRecord[]>;
   /** Resolves a reference or ID; NotFoundError("No such image: <ref>") when nothing matches. */
   get(ref: string): Promise<ImageRecord>;
-  /** Summaries as `GET /images/json` returns them. `containers` counts users per image ID. */
+  /**
+   * Summaries as `GET /images/json` returns them. `containers` counts users per image ID; an
+   * image absent from it shows `Containers: -1` (not counted), as dockerd's list does.
+   */
   summaries(containers: Map<string, number>): Promise<ImageSummary[]>;
   /** The body of `GET /images/{name}/json`. */
   inspect(ref: string): Promise<Record<string, unknown>>;
@@ -91,12 +101,22 @@ export interface ImageService {
    */
   remove(
     ref: string,
-    options: { force: boolean; noprune: boolean; inUse: (id: string) => boolean },
+    options: {
+      force: boolean;
+      noprune: boolean;
+      inUse: (id: string) => boolean;
+      /**
+       * A container using the image ID, when the caller can tell: gives dockerd's exact
+       * conflict messages (running containers cannot be forced past, stopped ones can).
+       */
+      user?: (id: string) => { id: string; running: boolean } | undefined;
+    },
   ): Promise<RemoveResult[]>;
   /** `POST /images/prune`. */
   prune(options: {
     danglingOnly: boolean;
     inUse: (id: string) => boolean;
+    user?: (id: string) => { id: string; running: boolean } | undefined;
     filters: Record<string, string[]>;
   }): Promise<{ ImagesDeleted: RemoveResult[]; SpaceReclaimed: number }>;
   /** A one-layer image from a rootfs tarball (`docker import`). */
