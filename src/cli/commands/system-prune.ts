@@ -1,0 +1,37 @@
+import type { Command } from '../command.js';
+import { parseFilters } from '../filters.js';
+import { confirm, pruneContainers, pruneImages, reclaimed } from '../prune.js';
+
+export const command: Command = {
+  usage: '[OPTIONS]',
+  description: 'Remove unused data',
+  maxArgs: 0,
+  flags: [
+    {
+      long: 'all',
+      short: 'a',
+      kind: 'bool',
+      description: 'Remove all unused images not just dangling ones',
+    },
+    { long: 'force', short: 'f', kind: 'bool', description: 'Do not prompt for confirmation' },
+    { long: 'volumes', kind: 'bool', description: 'Prune anonymous volumes' },
+    { long: 'filter', kind: 'list', description: 'Provide filter values' },
+  ],
+  async run(ctx, { flags }) {
+    const all = flags.bool('all');
+    const warning = [
+      'WARNING! This will remove:',
+      '  - all stopped containers',
+      all
+        ? '  - all images without at least one container associated to them'
+        : '  - all dangling images',
+      '',
+    ].join('\n');
+    if (!flags.bool('force') && !(await confirm(ctx, warning))) return 0;
+    const filters = parseFilters(flags.list('filter'));
+    const c = await pruneContainers(ctx, filters);
+    const i = await pruneImages(ctx, all, filters);
+    ctx.stdout.write([...c.lines, ...i.lines, reclaimed(c.space + i.space)].join('\n') + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,409 @@
+import { readFileSync } from 'node:fs';
+import type { CreateContainerRequest, HostConfig, RestartPolicy } from '../spec/engine.js';
+import { UsageError, type Flags, type FlagSpec } from './args.js';
+import { ramInBytes } from './human.js';
+
+/** The flags `run` and `create` share (docker's container create options). */
+export const CREATE_FLAGS: FlagSpec[] = [
+  { long: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
+  {
+    long: 'interactive',
+    short: 'i',
+    kind: 'bool',
+    description: 'Keep STDIN open even if not attached',
+  },
+  { long: 'tty', short: 't', kind: 'bool', description: 'Allocate a pseudo-TTY' },
+  { long: 'name', kind: 'string', description: 'Assign a name to the container' },
+  { long: 'env', short: 'e', kind: 'list', description: 'Set environment variables' },
+  { long: 'env-file', kind: 'list', description: 'Read in a file of environment variables' },
+  {
+    long: 'workdir',
+    short: 'w',
+    kind: 'string',
+    description: 'Working directory inside the container',
+  },
+  {
+    long: 'user',
+    short: 'u',
+    kind: 'string',
+    description: 'Username or UID (format: <name|uid>[:<group|gid>])',
+  },
+  { long: 'hostname', short: 'h', kind: 'string', description: 'Container host name' },
+  { long: 'domainname', kind: 'string', description: 'Container NIS domain name' },
+  {
+    long: 'entrypoint',
+    kind: 'string',
+    description: 'Overwrite the default ENTRYPOINT of the image',
+  },
+  { long: 'label', short: 'l', kind: 'list', description: 'Set meta data on a container' },
+  { long: 'label-file', kind: 'list', description: 'Read in a line delimited file of labels' },
+  { long: 'init', kind: 'bool', description: 'Run an init inside the container' },
+  {
+    long: 'restart',
+    kind: 'string',
+    description: 'Restart policy to apply when a container exits',
+  },
+  { long: 'stop-signal', kind: 'string', description: 'Signal to stop the container' },
+  { long: 'stop-timeout', kind: 'number', description: 'Timeout (in seconds) to stop a container' },
+  { long: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
+  { long: 'privileged', kind: 'bool', description: 'Give extended privileges to this container' },
+  { long: 'pull', kind: 'string', description: 'Pull image before running ("missing", "never")' },
+  {
+    long: 'publish',
+    short: 'p',
+    kind: 'list',
+    description: "Publish a container's port(s) to the host",
+  },
+  {
+    long: 'publish-all',
+    short: 'P',
+    kind: 'bool',
+    description: 'Publish all exposed ports to random ports',
+  },
+  { long: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
+  { long: 'volume', short: 'v', kind: 'list', description: 'Bind mount a volume' },
+  { long: 'tmpfs', kind: 'list', description: 'Mount a tmpfs directory' },
+  { long: 'network', kind: 'string', description: 'Connect a container to a network' },
+  { long: 'net', kind: 'string', hidden: true },
+  { long: 'memory', short: 'm', kind: 'string', description: 'Memory limit' },
+  { long: 'memory-swap', kind: 'string', description: 'Swap limit equal to memory plus swap' },
+  { long: 'memory-reservation', kind: 'string', description: 'Memory soft limit' },
+  { long: 'cpus', kind: 'string', description: 'Number of CPUs' },
+  { long: 'cpu-shares', short: 'c', kind: 'number', description: 'CPU shares (relative weight)' },
+  { long: 'cpuset-cpus', kind: 'string', description: 'CPUs in which to allow execution' },
+  { long: 'pids-limit', kind: 'number', description: 'Tune container pids limit' },
+  { long: 'shm-size', kind: 'string', description: 'Size of /dev/shm' },
+  {
+    long: 'read-only',
+    kind: 'bool',
+    description: "Mount the container's root filesystem as read only",
+  },
+  { long: 'cap-add', kind: 'list', description: 'Add Linux capabilities' },
+  { long: 'cap-drop', kind: 'list', description: 'Drop Linux capabilities' },
+  { long: 'security-opt', kind: 'list', description: 'Security Options' },
+  { long: 'device', kind: 'list', description: 'Add a host device to the container' },
+  { long: 'dns', kind: 'list', description: 'Set custom DNS servers' },
+  { long: 'dns-search', kind: 'list', description: 'Set custom DNS search domains' },
+  { long: 'dns-option', kind: 'list', description: 'Set DNS options' },
+  { long: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
+  { long: 'ulimit', kind: 'list', description: 'Ulimit options' },
+  { long: 'sysctl', kind: 'list', description: 'Sysctl options' },
+  { long: 'group-add', kind: 'list', description: 'Add additional groups to join' },
+  { long: 'pid', kind: 'string', description: 'PID namespace to use' },
+  { long: 'ipc', kind: 'string', description: 'IPC mode to use' },
+  { long: 'uts', kind: 'string', description: 'UTS namespace to use' },
+  { long: 'userns', kind: 'string', description: 'User namespace to use' },
+  { long: 'log-driver', kind: 'string', description: 'Logging driver for the container' },
+  { long: 'log-opt', kind: 'list', description: 'Log driver options' },
+  {
+    long: 'platform',
+    kind: 'string',
+    description: 'Set platform if server is multi-platform capable',
+  },
+  { long: 'mac-address', kind: 'string', hidden: true },
+  { long: 'runtime', kind: 'string', description: 'Runtime to use for this container' },
+  { long: 'rm', kind: 'bool', description: 'Automatically remove the container when it exits' },
+  {
+    long: 'detach-keys',
+    kind: 'string',
+    description: 'Override the key sequence for detaching a container',
+  },
+];
+
+function parseKeyValueFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err: unknown) {
+    throw new UsageError(`open ${path}: no such file or directory`, { cause: err });
+  }
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    out.push(line);
+  }
+  return out;
+}
+
+/** `-e KEY` takes KEY's value from the environment, as docker does. */
+function envEntry(e: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (e.includes('=')) return e;
+  const v = env[e];
+  return v === undefined ? undefined : `${e}=${v}`;
+}
+
+export function parseRestart(spec: string): RestartPolicy {
+  const [name = '', count] = spec.split(':');
+  if (!['no', 'always', 'unless-stopped', 'on-failure', ''].includes(name)) {
+    throw new UsageError(`invalid restart policy '${spec}'`);
+  }
+  if (count !== undefined && name !== 'on-failure') {
+    throw new UsageError(
+      `invalid restart policy: maximum retry count can only be used with 'on-failure'`,
+    );
+  }
+  return {
+    Name: name as RestartPolicy['Name'],
+    ...(count !== undefined ? { MaximumRetryCount: Number(count) } : {}),
+  };
+}
+
+/** `[ip:][hostPort:]containerPort[/proto]`. */
+export function parsePublish(spec: string): { key: string; hostIp: string; hostPort: string } {
+  let rest = spec;
+  let proto = 'tcp';
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    proto = rest.slice(slash + 1);
+    rest = rest.slice(0, slash);
+  }
+  let hostIp = '';
+  let hostPort = '';
+  let containerPort = rest;
+  const bracket = /^\[([^\]]+)\]:(.*)$/.exec(rest);
+  if (bracket) {
+    hostIp = bracket[1] as string;
+    rest = bracket[2] as string;
+  }
+  const parts = rest.split(':');
+  if (parts.length === 1) containerPort = parts[0] as string;
+  else if (parts.length === 2) {
+    hostPort = parts[0] as string;
+    containerPort = parts[1] as string;
+  } else if (parts.length === 3 && !bracket) {
+    hostIp = parts[0] as string;
+    hostPort = parts[1] as string;
+    containerPort = parts[2] as string;
+  } else throw new UsageError(`invalid port format for --publish: ${spec}`);
+  if (!/^\d+(-\d+)?$/.test(containerPort))
+    throw new UsageError(`invalid containerPort: ${containerPort}`);
+  return { key: `${containerPort}/${proto}`, hostIp, hostPort };
+}
+
+function sizeFlag(flags: Flags, name: string): number | undefined {
+  const v = flags.string(name);
+  if (v === undefined) return undefined;
+  if (v === '-1') return -1;
+  try {
+    return ramInBytes(v);
+  } catch (cause) {
+    throw new UsageError(`invalid argument "${v}" for "--${name}" flag: invalid size: '${v}'`, {
+      cause,
+    });
+  }
+}
+
+export interface CreatePlan {
+  request: CreateContainerRequest;
+  name?: string;
+  image: string;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+}
+
+/** Turns `run`/`create` flags and `IMAGE [COMMAND] [ARG...]` into a create request. */
+export function buildCreate(
+  flags: Flags,
+  args: string[],
+  options: { detach: boolean; env?: NodeJS.ProcessEnv },
+): CreatePlan {
+  const env = options.env ?? process.env;
+  const [image, ...cmd] = args;
+  if (image === undefined) throw new UsageError('requires at least 1 argument');
+  const attach = flags.list('attach').map((a) => a.toLowerCase());
+  for (const a of attach) {
+    if (!['stdin', 'stdout', 'stderr'].includes(a)) {
+      throw new UsageError(
+        `invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`,
+      );
+    }
+  }
+  if (options.detach && attach.length > 0) {
+    throw new UsageError('Conflicting options: -a and -d');
+  }
+  const interactive = flags.bool('interactive');
+  let attachStdin = false;
+  let attachStdout = false;
+  let attachStderr = false;
+  if (!options.detach) {
+    if (attach.length > 0) {
+      attachStdin = attach.includes('stdin');
+      attachStdout = attach.includes('stdout');
+      attachStderr = attach.includes('stderr');
+    } else {
+      attachStdin = interactive;
+      attachStdout = true;
+      attachStderr = true;
+    }
+  }
+  const tty = flags.bool('tty');
+  const envList = [...flags.list('env-file').flatMap(parseKeyValueFile), ...flags.list('env')]
+    .map((e) => envEntry(e, env))
+    .filter((e): e is string => e !== undefined);
+  const labels: Record<string, string> = {};
+  for (const l of [
+    ...flags.list('label-file').flatMap(parseKeyValueFile),
+    ...flags.list('label'),
+  ]) {
+    const eq = l.indexOf('=');
+    if (eq < 0) labels[l] = '';
+    else labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const e of flags.list('expose')) {
+    exposed[e.includes('/') ? e : `${e}/tcp`] = {};
+  }
+  for (const p of flags.list('publish')) {
+    const { key, hostIp, hostPort } = parsePublish(p);
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: hostIp, HostPort: hostPort });
+  }
+  const binds: string[] = [];
+  const volumes: Record<string, object> = {};
+  for (const v of flags.list('volume')) {
+    if (v.includes(':')) binds.push(v);
+    else volumes[v] = {};
+  }
+  const tmpfs: Record<string, string> = {};
+  for (const t of flags.list('tmpfs')) {
+    const colon = t.indexOf(':');
+    if (colon < 0) tmpfs[t] = '';
+    else tmpfs[t.slice(0, colon)] = t.slice(colon + 1);
+  }
+  const host: HostConfig = {
+    Binds: binds.length > 0 ? binds : null,
+    ContainerIDFile: flags.string('cidfile') ?? '',
+    NetworkMode: flags.string('network') ?? flags.string('net') ?? 'default',
+    PortBindings: bindings,
+    RestartPolicy: parseRestart(flags.string('restart') ?? 'no'),
+    AutoRemove: flags.bool('rm'),
+    Privileged: flags.bool('privileged'),
+    PublishAllPorts: flags.bool('publish-all'),
+    ReadonlyRootfs: flags.bool('read-only'),
+    CapAdd: flags.list('cap-add').length > 0 ? flags.list('cap-add') : null,
+    CapDrop: flags.list('cap-drop').length > 0 ? flags.list('cap-drop') : null,
+    SecurityOpt: flags.list('security-opt').length > 0 ? flags.list('security-opt') : null,
+    Dns: flags.list('dns'),
+    DnsSearch: flags.list('dns-search'),
+    DnsOptions: flags.list('dns-option'),
+    ExtraHosts: flags.list('add-host').length > 0 ? flags.list('add-host') : null,
+    GroupAdd: flags.list('group-add').length > 0 ? flags.list('group-add') : null,
+    Init: flags.has('init') ? flags.bool('init') : null,
+    ConsoleSize: [0, 0],
+  };
+  if (host.RestartPolicy?.Name === 'no') host.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+  if (host.AutoRemove && host.RestartPolicy?.Name !== 'no' && host.RestartPolicy?.Name !== '') {
+    throw new UsageError('Conflicting options: --restart and --rm');
+  }
+  const memory = sizeFlag(flags, 'memory');
+  if (memory !== undefined) host.Memory = memory;
+  const swap = sizeFlag(flags, 'memory-swap');
+  if (swap !== undefined) host.MemorySwap = swap;
+  const reservation = sizeFlag(flags, 'memory-reservation');
+  if (reservation !== undefined) host.MemoryReservation = reservation;
+  const shm = sizeFlag(flags, 'shm-size');
+  if (shm !== undefined) host.ShmSize = shm;
+  const cpus = flags.string('cpus');
+  if (cpus !== undefined) {
+    const n = Number(cpus);
+    if (!Number.isFinite(n) || n < 0)
+      throw new UsageError(`invalid argument "${cpus}" for "--cpus" flag`);
+    host.NanoCpus = Math.round(n * 1e9);
+  }
+  const shares = flags.number('cpu-shares');
+  if (shares !== undefined) host.CpuShares = shares;
+  const cpuset = flags.string('cpuset-cpus');
+  if (cpuset !== undefined) host.CpusetCpus = cpuset;
+  const pids = flags.number('pids-limit');
+  if (pids !== undefined) host.PidsLimit = pids;
+  for (const [flag, field] of [
+    ['pid', 'PidMode'],
+    ['ipc', 'IpcMode'],
+    ['uts', 'UTSMode'],
+    ['userns', 'UsernsMode'],
+    ['runtime', 'Runtime'],
+  ] as const) {
+    const v = flags.string(flag);
+    if (v !== undefined) host[field] = v;
+  }
+  if (Object.keys(tmpfs).length > 0) host.Tmpfs = tmpfs;
+  const sysctls = flags.list('sysctl');
+  if (sysctls.length > 0) {
+    host.Sysctls = Object.fromEntries(
+      sysctls.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]),
+    );
+  }
+  const ulimits = flags.list('ulimit');
+  if (ulimits.length > 0) {
+    host.Ulimits = ulimits.map((u) => {
+      const [name = '', limits = ''] = u.split('=');
+      const [soft = '', hard] = limits.split(':');
+      return { Name: name, Soft: Number(soft), Hard: Number(hard ?? soft) };
+    });
+  }
+  const devices = flags.list('device');
+  if (devices.length > 0) {
+    host.Devices = devices.map((d) => {
+      const [onHost = '', inContainer, perms] = d.split(':');
+      return {
+        PathOnHost: onHost,
+        PathInContainer: inContainer ?? onHost,
+        CgroupPermissions: perms ?? 'rwm',
+      };
+    });
+  }
+  const logDriver = flags.string('log-driver');
+  const logOpts = flags.list('log-opt');
+  host.LogConfig = {
+    Type: logDriver ?? '',
+    Config: Object.fromEntries(
+      logOpts.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)]),
+    ),
+  };
+  const entrypoint = flags.string('entrypoint');
+  const request: CreateContainerRequest = {
+    Hostname: flags.string('hostname') ?? '',
+    Domainname: flags.string('domainname') ?? '',
+    User: flags.string('user') ?? '',
+    AttachStdin: attachStdin,
+    AttachStdout: attachStdout,
+    AttachStderr: attachStderr,
+    ExposedPorts: Object.keys(exposed).length > 0 ? exposed : {},
+    Tty: tty,
+    OpenStdin: interactive,
+    StdinOnce: interactive && attachStdin,
+    Env: envList,
+    Cmd: cmd.length > 0 ? cmd : null,
+    Image: image,
+    Volumes: Object.keys(volumes).length > 0 ? volumes : {},
+    WorkingDir: flags.string('workdir') ?? '',
+    Entrypoint: entrypoint === undefined ? null : entrypoint === '' ? [''] : [entrypoint],
+    Labels: labels,
+    HostConfig: host,
+    NetworkingConfig: { EndpointsConfig: {} },
+  };
+  const stopSignal = flags.string('stop-signal');
+  if (stopSignal !== undefined) request.StopSignal = stopSignal;
+  const stopTimeout = flags.number('stop-timeout');
+  if (stopTimeout !== undefined) request.StopTimeout = stopTimeout;
+  const mac = flags.string('mac-address');
+  if (mac !== undefined) request.MacAddress = mac;
+  const pull = flags.string('pull');
+  if (pull !== undefined && pull !== 'never' && pull !== 'missing') {
+    throw new UsageError(
+      `invalid pull option: '${pull}': berth can only use --pull=never or --pull=missing`,
+    );
+  }
+  const name = flags.string('name');
+  return {
+    request,
+    image,
+    attachStdin,
+    attachStdout,
+    attachStderr,
+    ...(name !== undefined ? { name } : {}),
+  };
+}
