@@ -237,13 +237,35 @@ class Images implements ImageService {
     if (collectNow || this.#gcWanted) await this.#queue.withLock('records', () => this.#collect());
   }
 
-  async #ingest<T>(lease: Lease, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Writes a layer to the content store under `lease`. While the write is under way the lease
+   * counts as ingesting (its digest is not known yet), and the digest is leased before that
+   * count drops, so a collection never sees the blob unprotected.
+   */
+  async #ingestLayer(lease: Lease, input: Readable): Promise<StoredLayer> {
     lease.ingesting++;
     try {
-      return await fn();
+      const layer = await storeLayer(this.#content, input);
+      lease.digests.add(layer.diffID);
+      return layer;
     } finally {
       lease.ingesting--;
     }
+  }
+
+  #ingestingNow(): boolean {
+    for (const l of this.#leases) if (l.ingesting > 0) return true;
+    return false;
+  }
+
+  #leasedBlob(digest: string): boolean {
+    for (const l of this.#leases) if (l.digests.has(digest)) return true;
+    return false;
+  }
+
+  #leasedSnapshot(key: string): boolean {
+    for (const l of this.#leases) if (l.snapshots.has(key)) return true;
+    return false;
   }
 
   async #manifest(digest: string): Promise<Manifest> {
@@ -274,12 +296,6 @@ class Images implements ImageService {
       }
       for (const c of r.chainIDs) keepSnaps.add(c);
     }
-    let ingesting = false;
-    for (const l of this.#leases) {
-      for (const d of l.digests) keepBlobs.add(d);
-      for (const s of l.snapshots) keepSnaps.add(s);
-      if (l.ingesting > 0) ingesting = true;
-    }
 
     const snaps = await this.#snapshots.walk();
     const parents = new Map(snaps.map((s) => [s.key, s.parent]));
@@ -297,6 +313,8 @@ class Images implements ImageService {
       )
       .sort((a, b) => depth(b.key) - depth(a.key));
     for (const s of garbage) {
+      // Leases are read at the moment of removal: work may have begun since the walk.
+      if (this.#leasedSnapshot(s.key)) continue;
       try {
         await this.#snapshots.remove(s.key);
         removed.add(s.key);
@@ -307,14 +325,17 @@ class Images implements ImageService {
       }
     }
 
-    if (ingesting) {
-      // A blob being written now may not be leased by digest yet: leave blobs for later.
-      this.#gcWanted = true;
-      return removed;
-    }
     this.#gcWanted = false;
-    for (const info of await this.#content.list()) {
-      if (keepBlobs.has(info.digest)) continue;
+    if (this.#ingestingNow()) this.#gcWanted = true;
+    const blobs = this.#gcWanted ? [] : await this.#content.list();
+    for (const info of blobs) {
+      if (keepBlobs.has(info.digest) || this.#leasedBlob(info.digest)) continue;
+      // A blob written now is not leased by digest until its write is done: leave blobs
+      // for the collection that runs when that lease ends.
+      if (this.#ingestingNow()) {
+        this.#gcWanted = true;
+        break;
+      }
       try {
         await this.#content.delete(info.digest);
         this.#manifests.delete(info.digest);
@@ -749,8 +770,7 @@ class Images implements ImageService {
     const platform = parsePlatform(options.platform);
     const runtimeConfig = applyChanges({}, options.changes ?? []);
     const record = await this.#withLease(async (lease) => {
-      const layer = await this.#ingest(lease, () => storeLayer(this.#content, tar));
-      lease.digests.add(layer.diffID);
+      const layer = await this.#ingestLayer(lease, tar);
       const created = new Date().toISOString();
       const message = options.message || 'Imported from -';
       const config: ImageConfig = {
@@ -829,10 +849,7 @@ class Images implements ImageService {
   async #storeStaged(lease: Lease, img: StagedImage): Promise<ImageRecord> {
     const layers: StoredLayer[] = [];
     for (const [i, file] of img.layerFiles.entries()) {
-      const layer = await this.#ingest(lease, () =>
-        storeLayer(this.#content, createReadStream(file)),
-      );
-      lease.digests.add(layer.diffID);
+      const layer = await this.#ingestLayer(lease, createReadStream(file));
       const want = img.config.rootfs.diff_ids[i];
       if (layer.diffID !== want) {
         throw new InvalidArgumentError(
@@ -913,10 +930,7 @@ class Images implements ImageService {
     if (existing) return structuredClone(existing);
     const rootfs = await busyboxRootfs(this.#busyboxPath);
     const record = await this.#withLease(async (lease) => {
-      const layer = await this.#ingest(lease, () =>
-        storeLayer(this.#content, Readable.from([rootfs.tar])),
-      );
-      lease.digests.add(layer.diffID);
+      const layer = await this.#ingestLayer(lease, Readable.from([rootfs.tar]));
       const created = rootfs.created.toISOString();
       const history: HistoryEntry[] = [
         {
@@ -955,8 +969,7 @@ class Images implements ImageService {
     const runtimeConfig = applyChanges(base, options.changes ?? []);
     const record = await this.#withLease(async (lease) => {
       for (const c of parent.chainIDs) lease.snapshots.add(c);
-      const layer = await this.#ingest(lease, () => storeLayer(this.#content, options.diff));
-      lease.digests.add(layer.diffID);
+      const layer = await this.#ingestLayer(lease, options.diff);
       const empty = layer.diffID === emptyTarDigest;
       const created = new Date().toISOString();
       const entry: HistoryEntry = { created, created_by: options.createdBy ?? '' };
