@@ -69,6 +69,21 @@ const diffIDLabel = 'berth.diffid';
 const tmpKeyPrefix = 'berth-tmp-';
 /** sha256 of an empty tar (1024 zero bytes): a commit that changed nothing. */
 const emptyTarDigest = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+const imageConfigKeys: ReadonlySet<string> = new Set([
+  'User',
+  'ExposedPorts',
+  'Env',
+  'Entrypoint',
+  'Cmd',
+  'Volumes',
+  'WorkingDir',
+  'Labels',
+  'StopSignal',
+  'Healthcheck',
+  'Shell',
+  'OnBuild',
+  'ArgsEscaped',
+]);
 const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 interface RecordsFile {
@@ -146,6 +161,7 @@ class Images implements ImageService {
   readonly #snapshots: Snapshotter;
   readonly #events: Events;
   readonly #busyboxPath: string;
+  readonly #driverName: string;
   readonly #file: string;
   readonly #tmp: string;
   readonly #queue = new KeyedMutex();
@@ -162,6 +178,7 @@ class Images implements ImageService {
     this.#snapshots = options.snapshotter;
     this.#events = options.events;
     this.#busyboxPath = options.busyboxPath ?? '/bin/busybox';
+    this.#driverName = options.graphDriverName ?? 'overlay2';
     this.#file = path.join(this.#root, 'images.json');
     this.#tmp = path.join(this.#root, 'tmp');
   }
@@ -364,7 +381,7 @@ class Images implements ImageService {
 
   async inspect(ref: string): Promise<Record<string, unknown>> {
     const r = findImage(this.#records.values(), ref);
-    return inspectBody(r, { Name: 'overlay2', Data: await this.#graphDriverData(r) });
+    return inspectBody(r, { Name: this.#driverName, Data: await this.#graphDriverData(r) });
   }
 
   /** Where the image's layers are on disk, in the shape of Docker's overlay2 GraphDriver data. */
@@ -964,7 +981,8 @@ class Images implements ImageService {
     const parent = this.#records.get(options.parent.id) ?? options.parent;
     const base: ImageRuntimeConfig = { ...(parent.config.config ?? {}) };
     for (const [k, v] of Object.entries(options.config ?? {})) {
-      if (v !== undefined) (base as Record<string, unknown>)[k] = v;
+      // Only what an image carries: a container's Hostname, Tty and the like stay with it.
+      if (v !== undefined && imageConfigKeys.has(k)) (base as Record<string, unknown>)[k] = v;
     }
     const runtimeConfig = applyChanges(base, options.changes ?? []);
     const record = await this.#withLease(async (lease) => {
@@ -1124,6 +1142,8 @@ export interface NewImageServiceOptions {
   events: Events;
   /** The static busybox that `bootstrap` builds from; default /bin/busybox. */
   busyboxPath?: string;
+  /** `GraphDriver.Name` in inspect: 'overlay2' (the default), or 'vfs' over the native snapshotter. */
+  graphDriverName?: string;
 }
 
 /** Opens the image service: reads the records and collects what a crash may have left. */
