@@ -87,6 +87,13 @@ export function imageRoutes(router: Router, services: Services): void {
     ex.json(200, filterImages(summaries, qFilters(ex)));
   });
 
+  // berth's own: the built-in image made from the host's busybox-static, no registry needed.
+  router.add('POST', '/berth/images/bootstrap', async (ex) => {
+    const name = qString(ex, 'name') ?? 'busybox';
+    const record = await images.bootstrap(name);
+    ex.json(200, { Id: record.id, RepoTags: record.repoTags });
+  });
+
   router.add('POST', '/images/prune', async (ex) => {
     const filters = qFilters(ex);
     const dangling = filters.dangling?.[0];

@@ -45,6 +45,7 @@ const COMMANDS: Record<string, Loader> = {
   'container prune': () => import('./commands/container-prune.js'),
   'image prune': () => import('./commands/image-prune.js'),
   'image inspect': () => import('./commands/image-inspect.js'),
+  'image bootstrap': () => import('./commands/image-bootstrap.js'),
   'container inspect': () => import('./commands/container-inspect.js'),
 };
 
@@ -90,6 +91,7 @@ const GROUPS: Record<string, Record<string, string>> = {
     save: 'save',
     load: 'load',
     import: 'import',
+    bootstrap: 'image bootstrap',
   },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
 };

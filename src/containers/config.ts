@@ -63,12 +63,19 @@ const restartPolicies = new Set(['', 'no', 'always', 'unless-stopped', 'on-failu
 export function validateHostConfig(host: HostConfig): void {
   const policy = host.RestartPolicy?.Name ?? '';
   if (!restartPolicies.has(policy)) {
-    throw new InvalidArgumentError(`invalid restart policy: unknown policy '${policy}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+    throw new InvalidArgumentError(
+      `invalid restart policy: unknown policy '${policy}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+    );
   }
   const retries = host.RestartPolicy?.MaximumRetryCount ?? 0;
-  if (retries < 0) throw new InvalidArgumentError('invalid restart policy: maximum retry count cannot be negative');
+  if (retries < 0)
+    throw new InvalidArgumentError(
+      'invalid restart policy: maximum retry count cannot be negative',
+    );
   if (retries > 0 && policy !== 'on-failure') {
-    throw new InvalidArgumentError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+    throw new InvalidArgumentError(
+      `invalid restart policy: maximum retry count can only be used with 'on-failure'`,
+    );
   }
   if (host.AutoRemove && policy !== '' && policy !== 'no') {
     throw new InvalidArgumentError(`can't create 'AutoRemove' container with restart policy`);

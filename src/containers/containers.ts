@@ -141,7 +141,10 @@ export interface ContainerService {
     condition: 'not-running' | 'next-exit' | 'removed',
     signal?: AbortSignal,
   ): Promise<{ StatusCode: number; Error: { Message: string } | null }>;
-  logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; chunks: AsyncIterable<LogChunk> }>;
+  logs(
+    ref: string,
+    options: LogsOptions,
+  ): Promise<{ tty: boolean; chunks: AsyncIterable<LogChunk> }>;
   attach(ref: string, options: AttachOptions): Promise<Attachment>;
   resize(ref: string, height: number, width: number): Promise<void>;
   /** `GET /containers/{id}/top`. */
@@ -174,7 +177,9 @@ export interface ContainerService {
     },
   ): Promise<string>;
   /** `POST /containers/prune`. */
-  prune(filters: Record<string, string[]>): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
+  prune(
+    filters: Record<string, string[]>,
+  ): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
   /** Container counts by image ID, for image summaries and rmi's in-use check. */
   imageUsers(): Map<string, number>;
   execCreate(ref: string, request: ExecCreateRequest): Promise<{ Id: string }>;

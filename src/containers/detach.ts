@@ -17,7 +17,12 @@ export function parseDetachKeys(spec: string | undefined): Buffer {
     const m = /^ctrl-([a-z@[\\\]^_])$/.exec(k);
     if (!m?.[1]) throw new InvalidArgumentError(`Invalid detach keys (${keys}) provided`);
     const c = m[1];
-    bytes.push(c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : ({ '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 } as Record<string, number>)[c] ?? 0);
+    bytes.push(
+      c >= 'a' && c <= 'z'
+        ? c.charCodeAt(0) - 96
+        : (({ '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 } as Record<string, number>)[c] ??
+            0),
+    );
   }
   return Buffer.from(bytes);
 }

@@ -6,9 +6,33 @@ import type { ContainerRecord } from './containers.js';
  * one key are alternatives (OR), different keys must all hold (AND).
  */
 
-const listKeys = new Set(['id', 'name', 'label', 'exited', 'status', 'ancestor', 'before', 'since', 'is-task', 'health', 'volume', 'network', 'publish', 'expose', 'isolation']);
+const listKeys = new Set([
+  'id',
+  'name',
+  'label',
+  'exited',
+  'status',
+  'ancestor',
+  'before',
+  'since',
+  'is-task',
+  'health',
+  'volume',
+  'network',
+  'publish',
+  'expose',
+  'isolation',
+]);
 const pruneKeys = new Set(['until', 'label', 'label!']);
-const statuses = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+const statuses = new Set([
+  'created',
+  'restarting',
+  'running',
+  'removing',
+  'paused',
+  'exited',
+  'dead',
+]);
 
 function labelMatches(labels: Record<string, string>, expr: string): boolean {
   const i = expr.indexOf('=');
@@ -42,7 +66,9 @@ export function filterContainers(
     if (!statuses.has(s)) throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
   }
   const find = (ref: string): ContainerRecord | undefined =>
-    (options.all ?? records).find((r) => r.id === ref || r.name === ref.replace(/^\//, '') || r.id.startsWith(ref));
+    (options.all ?? records).find(
+      (r) => r.id === ref || r.name === ref.replace(/^\//, '') || r.id.startsWith(ref),
+    );
   const created = (r: ContainerRecord): number => Date.parse(r.created);
   const bound = (key: 'before' | 'since'): number | undefined => {
     const ref = filters[key]?.[0];
@@ -53,7 +79,8 @@ export function filterContainers(
   };
   const before = bound('before');
   const since = bound('since');
-  const until = filters['until']?.[0] !== undefined ? parseTimestamp(filters['until'][0]) * 1000 : undefined;
+  const until =
+    filters['until']?.[0] !== undefined ? parseTimestamp(filters['until'][0]) * 1000 : undefined;
   const any = (key: string, test: (v: string) => boolean): boolean => {
     const values = filters[key];
     return values === undefined || values.length === 0 || values.some(test);
@@ -67,7 +94,14 @@ export function filterContainers(
       (filters['label!'] ?? []).every((v) => !labelMatches(labels, v)) &&
       any('status', (v) => r.state.status === v) &&
       any('exited', (v) => r.state.status === 'exited' && r.state.exitCode === Number(v)) &&
-      any('ancestor', (v) => r.imageRef === v || r.imageId === v || r.imageId.replace('sha256:', '').startsWith(v) || `${r.imageRef}:latest` === v) &&
+      any(
+        'ancestor',
+        (v) =>
+          r.imageRef === v ||
+          r.imageId === v ||
+          r.imageId.replace('sha256:', '').startsWith(v) ||
+          `${r.imageRef}:latest` === v,
+      ) &&
       (before === undefined || created(r) < before) &&
       (since === undefined || created(r) > since) &&
       (until === undefined || created(r) < until) &&

@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { diffTar, changes as listChanges, tarTree, copyIn, copyOut, statInRoot } from '../archive/index.js';
+import { changes as listChanges } from '../archive/changes.js';
+import { copyIn, copyOut, statPath } from '../archive/copy.js';
+import { diffTar, tarTree } from '../archive/tar-tree.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
@@ -11,7 +13,12 @@ import { buildSpec, validateContainerConfig } from '../runtime/oci/spec.js';
 import { resolveUser } from '../runtime/oci/user.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
-import type { ContainerConfig, CreateContainerRequest, HostConfig, MountPoint } from '../spec/engine.js';
+import type {
+  ContainerConfig,
+  CreateContainerRequest,
+  HostConfig,
+  MountPoint,
+} from '../spec/engine.js';
 import type { Process, RuntimeSpec } from '../spec/oci-runtime.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { newId } from '../util/digest.js';
@@ -32,7 +39,12 @@ export interface ContainerFs {
   /** The runtime spec, with the user resolved in the mounted rootfs. */
   spec(record: ContainerRecord, rootfs: string): Promise<RuntimeSpec>;
   /** The process of an exec, derived from the container's own. */
-  execProcess(record: ContainerRecord, request: ExecCreateRequest, rootfs: string, tty: boolean): Promise<Process>;
+  execProcess(
+    record: ContainerRecord,
+    request: ExecCreateRequest,
+    rootfs: string,
+    tty: boolean,
+  ): Promise<Process>;
   mountPoints(record: ContainerRecord): MountPoint[];
   graphDriverData(record: ContainerRecord): Promise<Record<string, string>>;
   /** Mounts a container snapshot at a temporary path for the duration of fn. */
@@ -41,7 +53,11 @@ export interface ContainerFs {
   /** The tar of the whole tree; `withRootfs` gives access to it while the stream lasts. */
   exportTree(record: ContainerRecord, withRootfs: WithRootfs): Promise<Readable>;
   stat(root: string, p: string): Promise<PathStat>;
-  getArchive(record: ContainerRecord, p: string, withRootfs: WithRootfs): Promise<{ stat: PathStat; tar: Readable }>;
+  getArchive(
+    record: ContainerRecord,
+    p: string,
+    withRootfs: WithRootfs,
+  ): Promise<{ stat: PathStat; tar: Readable }>;
   putArchive(
     root: string,
     p: string,
@@ -55,7 +71,10 @@ export interface ContainerFs {
 export type WithRootfs = <T>(fn: (root: string) => Promise<T>) => Promise<T>;
 
 /** Runs fn(root) and keeps the root available until the stream fn returns has ended. */
-async function streamWithin(withRootfs: WithRootfs, make: (root: string) => Promise<Readable>): Promise<Readable> {
+async function streamWithin(
+  withRootfs: WithRootfs,
+  make: (root: string) => Promise<Readable>,
+): Promise<Readable> {
   const out = new PassThrough();
   let started!: () => void;
   let failed!: (err: unknown) => void;
@@ -117,7 +136,10 @@ export async function newContainerFs(options: {
   const initPath = await findInitBinary();
   const cpuCount = os.cpus().length;
 
-  const withMountedSnapshot = async <T>(key: string, fn: (root: string) => Promise<T>): Promise<T> => {
+  const withMountedSnapshot = async <T>(
+    key: string,
+    fn: (root: string) => Promise<T>,
+  ): Promise<T> => {
     const target = path.join(options.tmpRoot, newId().slice(0, 16));
     await fs.mkdir(target);
     try {
@@ -138,7 +160,9 @@ export async function newContainerFs(options: {
     const workdir = record.config.WorkingDir;
     if (workdir) {
       // dockerd makes the working directory when the image lacks it.
-      await fs.mkdir(path.join(rootfs, path.resolve('/', workdir)), { recursive: true }).catch(() => undefined);
+      await fs
+        .mkdir(path.join(rootfs, path.resolve('/', workdir)), { recursive: true })
+        .catch(() => undefined);
     }
     return buildSpec({
       id: record.id,
@@ -147,7 +171,11 @@ export async function newContainerFs(options: {
       image: {},
       user,
       hostname: record.config.Hostname ?? record.id.slice(0, 12),
-      files: { hosts: record.hostsPath, hostname: record.hostnamePath, resolvConf: record.resolvConfPath },
+      files: {
+        hosts: record.hostsPath,
+        hostname: record.hostnamePath,
+        resolvConf: record.resolvConfPath,
+      },
       initPath,
       cpuCount,
     });
@@ -156,7 +184,8 @@ export async function newContainerFs(options: {
   return {
     validate(config, host): void {
       validateContainerConfig(config, host, { cpuCount });
-      if (host.Init && !initPath) throw new InvalidArgumentError('--init needs tini or catatonit installed on the host');
+      if (host.Init && !initPath)
+        throw new InvalidArgumentError('--init needs tini or catatonit installed on the host');
     },
 
     async writeEtcFiles(dir, config) {
@@ -201,7 +230,8 @@ export async function newContainerFs(options: {
         env: [...env.values()],
         cwd: request.WorkingDir || base.cwd,
       };
-      if (user) process.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+      if (user)
+        process.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
       if (request.Privileged) {
         const privileged = buildSpec({
           id: record.id,
@@ -233,7 +263,8 @@ export async function newContainerFs(options: {
     async graphDriverData(record): Promise<Record<string, string>> {
       const mounts = await snapshotter.mounts(record.snapshotKey).catch(() => []);
       const opts = mounts[0]?.options ?? [];
-      const get = (k: string): string => opts.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1) ?? '';
+      const get = (k: string): string =>
+        opts.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1) ?? '';
       return {
         LowerDir: get('lowerdir'),
         MergedDir: options.runtime.rootfsPath(record.id),
@@ -249,7 +280,8 @@ export async function newContainerFs(options: {
       if (!upperDir) return [];
       const image = await images.get(record.imageId);
       const parent = image.chainIDs[image.chainIDs.length - 1];
-      if (!parent) return (await listChanges({ upperDir })).map((c) => ({ Path: c.Path, Kind: c.Kind }));
+      if (!parent)
+        return (await listChanges({ upperDir })).map((c) => ({ Path: c.Path, Kind: c.Kind }));
       const viewKey = `view-${newId().slice(0, 16)}`;
       await snapshotter.view(viewKey, parent);
       try {
@@ -265,7 +297,7 @@ export async function newContainerFs(options: {
       return streamWithin(withRootfs, async (root) => tarTree(root));
     },
 
-    stat: (root, p) => statInRoot(root, p),
+    stat: (root, p) => statPath(root, p),
 
     async getArchive(_record, p, withRootfs) {
       let stat: PathStat | undefined;
@@ -278,11 +310,13 @@ export async function newContainerFs(options: {
       return { stat, tar };
     },
 
-    putArchive: (root, p, tar, opts) => copyIn(root, p, tar, opts),
+    putArchive: (root, p, tar, opts) =>
+      copyIn(root, p, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir }),
 
     async diff(record) {
       const upperDir = await snapshotter.upperDir(record.snapshotKey);
-      if (!upperDir) throw new InvalidArgumentError('this container\'s snapshot has no layer of changes');
+      if (!upperDir)
+        throw new InvalidArgumentError("this container's snapshot has no layer of changes");
       return diffTar({ upperDir });
     },
   };

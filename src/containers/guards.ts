@@ -7,9 +7,12 @@ import type { ContainerStatus } from '../spec/engine.js';
  */
 
 export function canStart(status: ContainerStatus, id: string): void {
-  if (status === 'running' || status === 'restarting') throw new NotModifiedError(`container ${id} is already running`);
-  if (status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
-  if (status === 'removing' || status === 'dead') throw new ConflictError(`container is marked for removal and cannot be started`);
+  if (status === 'running' || status === 'restarting')
+    throw new NotModifiedError(`container ${id} is already running`);
+  if (status === 'paused')
+    throw new ConflictError('cannot start a paused container, try unpause instead');
+  if (status === 'removing' || status === 'dead')
+    throw new ConflictError(`container is marked for removal and cannot be started`);
 }
 
 export function canStop(status: ContainerStatus, id: string): void {
@@ -34,7 +37,8 @@ export function canUnpause(status: ContainerStatus, id: string): void {
 }
 
 export function canRemove(status: ContainerStatus, name: string, force: boolean): void {
-  if (status === 'removing') throw new ConflictError(`removal of container ${name} is already in progress`);
+  if (status === 'removing')
+    throw new ConflictError(`removal of container ${name} is already in progress`);
   if (!force && (status === 'running' || status === 'restarting')) {
     throw new ConflictError(
       `cannot remove container "/${name}": container is running: stop the container before removing or force remove`,
@@ -48,11 +52,14 @@ export function canRemove(status: ContainerStatus, name: string, force: boolean)
 }
 
 export function canAttach(status: ContainerStatus): void {
-  if (status === 'paused') throw new ConflictError('You cannot attach to a paused container, unpause it first');
-  if (status === 'exited' || status === 'dead') throw new ConflictError('You cannot attach to a stopped container, start it first');
+  if (status === 'paused')
+    throw new ConflictError('You cannot attach to a paused container, unpause it first');
+  if (status === 'exited' || status === 'dead')
+    throw new ConflictError('You cannot attach to a stopped container, start it first');
 }
 
 export function canExec(status: ContainerStatus, id: string): void {
-  if (status === 'paused') throw new ConflictError(`Container ${id} is paused, unpause the container before exec`);
+  if (status === 'paused')
+    throw new ConflictError(`Container ${id} is paused, unpause the container before exec`);
   if (status !== 'running') throw new ConflictError(`container ${id} is not running`);
 }

@@ -97,7 +97,10 @@ function splitLines(buf: Buffer): { lines: Buffer[]; rest: Buffer } {
 }
 
 function keep(r: ParsedRecord, o: ReadLogsOptions): boolean {
-  return (o.since === undefined || r.seconds >= o.since) && (o.until === undefined || r.seconds <= o.until);
+  return (
+    (o.since === undefined || r.seconds >= o.since) &&
+    (o.until === undefined || r.seconds <= o.until)
+  );
 }
 
 function toChunk(r: ParsedRecord): LogChunk {
@@ -128,7 +131,9 @@ export async function* readLogs(file: string, options: ReadLogsOptions): AsyncGe
   const first = await readFrom(file, 0);
   const { lines, rest } = splitLines(first.data);
   let offset = first.end - rest.length;
-  let whole = [...assemble(lines.map(parseRecord).filter((r): r is ParsedRecord => r !== undefined))];
+  let whole = [
+    ...assemble(lines.map(parseRecord).filter((r): r is ParsedRecord => r !== undefined)),
+  ];
   // A trailing partial is shown only when not following; a follow will complete it.
   const trailingPartial = whole.length > 0 && whole[whole.length - 1]?.partial === true;
   if (options.follow && trailingPartial) {
@@ -161,7 +166,8 @@ export async function* readLogs(file: string, options: ReadLogsOptions): AsyncGe
         if (!r) continue;
         pending.push(r);
         if (r.partial) continue;
-        for (const whole of assemble(pending.splice(0))) if (keep(whole, options)) yield toChunk(whole);
+        for (const whole of assemble(pending.splice(0)))
+          if (keep(whole, options)) yield toChunk(whole);
       }
       if (wasFinished && next.data.length === 0) break;
       if (next.data.length > 0) continue;

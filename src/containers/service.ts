@@ -149,7 +149,11 @@ class Service implements ContainerService {
       return;
     }
     const state = await this.#o.runtime.state(r.id);
-    if (r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting') {
+    if (
+      r.state.status === 'running' ||
+      r.state.status === 'paused' ||
+      r.state.status === 'restarting'
+    ) {
       if (state && (state.status === 'running' || state.status === 'paused')) {
         r.state.status = state.status;
         r.state.pid = state.pid;
@@ -167,7 +171,10 @@ class Service implements ContainerService {
     // A created container's task made ahead of start does not survive as such: drop it.
     if (state && r.state.status === 'created') await this.#o.runtime.delete(r.id);
     const policy = r.config.HostConfig?.RestartPolicy?.Name ?? 'no';
-    if (r.state.status === 'exited' && (policy === 'always' || (policy === 'unless-stopped' && !r.state.stoppedByUser))) {
+    if (
+      r.state.status === 'exited' &&
+      (policy === 'always' || (policy === 'unless-stopped' && !r.state.stoppedByUser))
+    ) {
       // dockerd starts such containers when it starts.
       if (r.state.startedAt !== zeroTime) this.#scheduleRestart(live, 0);
     }
@@ -186,7 +193,8 @@ class Service implements ContainerService {
     }
     if (/^[a-f0-9]+$/.test(ref) && ref.length > 0) {
       const matches = [...this.#byId.keys()].filter((id) => id.startsWith(ref));
-      if (matches.length > 1) throw new InvalidArgumentError(`multiple IDs found with provided prefix: ${ref}`);
+      if (matches.length > 1)
+        throw new InvalidArgumentError(`multiple IDs found with provided prefix: ${ref}`);
       const only = matches[0];
       if (only) return this.#byId.get(only) as Live;
     }
@@ -202,7 +210,12 @@ class Service implements ContainerService {
   }
 
   #publish(r: ContainerRecord, action: string, extra?: Record<string, string>): void {
-    this.#o.events.publish({ Type: 'container', Action: action, id: r.id, attributes: this.#attributes(r, extra) });
+    this.#o.events.publish({
+      Type: 'container',
+      Action: action,
+      id: r.id,
+      attributes: this.#attributes(r, extra),
+    });
   }
 
   // ---- create -------------------------------------------------------------------------------
@@ -210,7 +223,8 @@ class Service implements ContainerService {
   async create(request: CreateContainerRequest, name?: string): Promise<CreateResult> {
     const hostConfig: HostConfig = request.HostConfig ?? {};
     validateHostConfig(hostConfig);
-    if (!request.Image) throw new InvalidArgumentError('config cannot be empty in order to create a container');
+    if (!request.Image)
+      throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const image = await this.#o.images.get(request.Image);
     const merged = mergeImageConfig(containerConfigOf(request), image.config.config);
     validateCommand(merged);
@@ -226,7 +240,10 @@ class Service implements ContainerService {
     // Reserve the name at once: creates run concurrently.
     this.#names.set(chosen, id);
     try {
-      const record = await this.#make(id, chosen, request.Image, image, { ...merged, HostConfig: normaliseHostConfig(hostConfig) });
+      const record = await this.#make(id, chosen, request.Image, image, {
+        ...merged,
+        HostConfig: normaliseHostConfig(hostConfig),
+      });
       const live: Live = { record, waiters: new Set(), restartDelay: 100 };
       this.#byId.set(id, live);
       this.#publish(record, 'create');
@@ -339,9 +356,18 @@ class Service implements ContainerService {
       const message = err instanceof Error ? err.message : String(err);
       r.state = {
         ...r.state,
-        status: r.state.status === 'restarting' ? 'exited' : r.state.status === 'created' ? 'created' : 'exited',
+        status:
+          r.state.status === 'restarting'
+            ? 'exited'
+            : r.state.status === 'created'
+              ? 'created'
+              : 'exited',
         error: message,
-        exitCode: /not found|no such file/i.test(message) ? 127 : /permission denied|not executable/i.test(message) ? 126 : 128,
+        exitCode: /not found|no such file/i.test(message)
+          ? 127
+          : /permission denied|not executable/i.test(message)
+            ? 126
+            : 128,
       };
       await this.#store.save(r);
       this.#publish(r, 'die', { exitCode: String(r.state.exitCode) });
@@ -367,8 +393,15 @@ class Service implements ContainerService {
     if (!live) return;
     await this.#lock.withLock(id, async () => {
       const r = live.record;
-      if (r.state.status !== 'running' && r.state.status !== 'paused' && r.state.status !== 'restarting') return;
-      await this.#o.runtime.delete(id).catch((err: unknown) => console.error(`berthd: cleaning up task ${id}:`, err));
+      if (
+        r.state.status !== 'running' &&
+        r.state.status !== 'paused' &&
+        r.state.status !== 'restarting'
+      )
+        return;
+      await this.#o.runtime
+        .delete(id)
+        .catch((err: unknown) => console.error(`berthd: cleaning up task ${id}:`, err));
       const ranMs = Date.now() - Date.parse(r.state.startedAt);
       r.state = {
         ...r.state,
@@ -379,7 +412,10 @@ class Service implements ContainerService {
         finishedAt: exit.finishedAt,
       };
       if (exit.oomKilled) this.#publish(r, 'oom');
-      this.#publish(r, 'die', { exitCode: String(exit.exitCode), execDuration: String(Math.max(0, Math.round(ranMs / 1000))) });
+      this.#publish(r, 'die', {
+        exitCode: String(exit.exitCode),
+        execDuration: String(Math.max(0, Math.round(ranMs / 1000))),
+      });
       for (const exec of this.#execs.values()) if (exec.containerId === id) exec.running = false;
       if (r.config.HostConfig?.AutoRemove) {
         await this.#removeLocked(live, exit.exitCode);
@@ -418,14 +454,23 @@ class Service implements ContainerService {
       void this.#lock
         .withLock(live.record.id, async () => {
           const r = live.record;
-          if (!this.#byId.has(r.id) || (r.state.status !== 'restarting' && r.state.status !== 'exited')) return;
+          if (
+            !this.#byId.has(r.id) ||
+            (r.state.status !== 'restarting' && r.state.status !== 'exited')
+          )
+            return;
           if (r.state.stoppedByUser) return;
           r.restartCount++;
           live.restartDelay = Math.min(live.restartDelay * 2, 60_000);
           await this.#startLocked(live);
           this.#publish(r, 'restart');
         })
-        .catch((err: unknown) => console.error(`berthd: restarting ${live.record.id}:`, err instanceof Error ? err.message : err));
+        .catch((err: unknown) =>
+          console.error(
+            `berthd: restarting ${live.record.id}:`,
+            err instanceof Error ? err.message : err,
+          ),
+        );
     }, delay);
     live.restartTimer.unref();
   }
@@ -481,7 +526,8 @@ class Service implements ContainerService {
   async restart(ref: string, options: { signal?: string; timeout?: number }): Promise<void> {
     const live = this.#find(ref);
     const status = live.record.state.status;
-    if (status === 'running' || status === 'paused' || status === 'restarting') await this.stop(ref, options);
+    if (status === 'running' || status === 'paused' || status === 'restarting')
+      await this.stop(ref, options);
     await this.#lock.withLock(live.record.id, () => this.#startLocked(live));
     this.#publish(live.record, 'restart');
   }
@@ -521,7 +567,10 @@ class Service implements ContainerService {
 
   // ---- remove -------------------------------------------------------------------------------
 
-  async remove(ref: string, options: { force: boolean; volumes: boolean; link: boolean }): Promise<void> {
+  async remove(
+    ref: string,
+    options: { force: boolean; volumes: boolean; link: boolean },
+  ): Promise<void> {
     const live = this.#find(ref);
     const r = live.record;
     if (options.link) throw new InvalidArgumentError('links are not supported');
@@ -564,7 +613,8 @@ class Service implements ContainerService {
     await this.#store.remove(r.id);
     this.#byId.delete(r.id);
     if (this.#names.get(r.name) === r.id) this.#names.delete(r.name);
-    for (const [execId, exec] of this.#execs) if (exec.containerId === r.id) this.#execs.delete(execId);
+    for (const [execId, exec] of this.#execs)
+      if (exec.containerId === r.id) this.#execs.delete(execId);
     this.#publish(r, 'destroy');
     for (const w of live.waiters) w('removed', exitCode);
   }
@@ -574,7 +624,10 @@ class Service implements ContainerService {
     const r = live.record;
     const name = validateName(newName);
     await this.#lock.withLock(r.id, async () => {
-      if (name === r.name) throw new InvalidArgumentError(`Renaming a container with the same name as its current name`);
+      if (name === r.name)
+        throw new InvalidArgumentError(
+          `Renaming a container with the same name as its current name`,
+        );
       const taken = this.#names.get(name);
       if (taken) {
         throw new ConflictError(
@@ -596,22 +649,35 @@ class Service implements ContainerService {
     });
   }
 
-  async prune(filters: Record<string, string[]>): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+  async prune(
+    filters: Record<string, string[]>,
+  ): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     let reclaimed = 0;
     const candidates = filterContainers(
       [...this.#byId.values()].map((l) => l.record),
       filters,
       { pruning: true },
-    ).filter((r) => r.state.status === 'exited' || r.state.status === 'created' || r.state.status === 'dead');
+    ).filter(
+      (r) =>
+        r.state.status === 'exited' || r.state.status === 'created' || r.state.status === 'dead',
+    );
     for (const r of candidates) {
       const live = this.#byId.get(r.id);
       if (!live) continue;
-      reclaimed += await this.#o.snapshotter.usage(r.snapshotKey).then((u) => u.size, () => 0);
+      reclaimed += await this.#o.snapshotter.usage(r.snapshotKey).then(
+        (u) => u.size,
+        () => 0,
+      );
       await this.#lock.withLock(r.id, () => this.#removeLocked(live, r.state.exitCode));
       deleted.push(r.id);
     }
-    this.#o.events.publish({ Type: 'container', Action: 'prune', id: '', attributes: { reclaimed: String(reclaimed) } });
+    this.#o.events.publish({
+      Type: 'container',
+      Action: 'prune',
+      id: '',
+      attributes: { reclaimed: String(reclaimed) },
+    });
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
@@ -620,9 +686,17 @@ class Service implements ContainerService {
   async list(options: ListOptions): Promise<Record<string, unknown>[]> {
     let records = [...this.#byId.values()].map((l) => l.record);
     if (!options.all && options.limit === undefined) {
-      records = records.filter((r) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
+      records = records.filter(
+        (r) =>
+          r.state.status === 'running' ||
+          r.state.status === 'paused' ||
+          r.state.status === 'restarting',
+      );
     }
-    records = filterContainers(records, options.filters, { pruning: false, all: [...this.#byId.values()].map((l) => l.record) });
+    records = filterContainers(records, options.filters, {
+      pruning: false,
+      all: [...this.#byId.values()].map((l) => l.record),
+    });
     records.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
     if (options.limit !== undefined && options.limit > 0) records = records.slice(0, options.limit);
     return Promise.all(records.map((r) => this.#summary(r, options.size)));
@@ -645,7 +719,10 @@ class Service implements ContainerService {
       Mounts: this.#o.fs.mountPoints(r),
     };
     if (size) {
-      summary['SizeRw'] = await this.#o.snapshotter.usage(r.snapshotKey).then((u) => u.size, () => 0);
+      summary['SizeRw'] = await this.#o.snapshotter.usage(r.snapshotKey).then(
+        (u) => u.size,
+        () => 0,
+      );
       const image = await this.#o.images.get(r.imageId).catch(() => undefined);
       summary['SizeRootFs'] = (summary['SizeRw'] as number) + (image?.size ?? 0);
     }
@@ -714,7 +791,10 @@ class Service implements ContainerService {
       },
     };
     if (options.size) {
-      const rw = await this.#o.snapshotter.usage(r.snapshotKey).then((u) => u.size, () => 0);
+      const rw = await this.#o.snapshotter.usage(r.snapshotKey).then(
+        (u) => u.size,
+        () => 0,
+      );
       const image = await this.#o.images.get(r.imageId).catch(() => undefined);
       out['SizeRw'] = rw;
       out['SizeRootFs'] = rw + (image?.size ?? 0);
@@ -729,8 +809,12 @@ class Service implements ContainerService {
   ): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
     const live = this.#find(ref);
     const r = live.record;
-    const running = r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
-    if (condition === 'not-running' && !running) return { StatusCode: r.state.exitCode, Error: null };
+    const running =
+      r.state.status === 'running' ||
+      r.state.status === 'paused' ||
+      r.state.status === 'restarting';
+    if (condition === 'not-running' && !running)
+      return { StatusCode: r.state.exitCode, Error: null };
     const done = this.#nextExit(live, condition === 'removed' ? 'removed' : 'exit');
     const code = await (signal ? abortable(done, signal) : done);
     return { StatusCode: code, Error: null };
@@ -750,18 +834,27 @@ class Service implements ContainerService {
 
   imageUsers(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const { record } of this.#byId.values()) m.set(record.imageId, (m.get(record.imageId) ?? 0) + 1);
+    for (const { record } of this.#byId.values())
+      m.set(record.imageId, (m.get(record.imageId) ?? 0) + 1);
     return m;
   }
 
   // ---- I/O ------------------------------------------------------------------------------------
 
-  async logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; chunks: AsyncIterable<LogChunk> }> {
+  async logs(
+    ref: string,
+    options: LogsOptions,
+  ): Promise<{ tty: boolean; chunks: AsyncIterable<LogChunk> }> {
     const live = this.#find(ref);
     const r = live.record;
     const running = (): boolean => {
       const s = live.record.state.status;
-      return s === 'running' || s === 'paused' || s === 'restarting' || (s === 'created' && live.task !== undefined);
+      return (
+        s === 'running' ||
+        s === 'paused' ||
+        s === 'restarting' ||
+        (s === 'created' && live.task !== undefined)
+      );
     };
     const done = running() ? this.#nextExit(live).then(() => undefined) : Promise.resolve();
     const chunks = readLogs(r.logPath, {
@@ -774,7 +867,8 @@ class Service implements ContainerService {
     });
     const wanted = async function* (): AsyncGenerator<LogChunk> {
       for await (const c of chunks) {
-        if ((c.stream === 'stdout' && options.stdout) || (c.stream === 'stderr' && options.stderr)) yield c;
+        if ((c.stream === 'stdout' && options.stdout) || (c.stream === 'stderr' && options.stderr))
+          yield c;
       }
     };
     return { tty: r.config.Tty === true, chunks: wanted() };
@@ -785,10 +879,12 @@ class Service implements ContainerService {
     const r = live.record;
     canAttach(r.state.status);
     const output = new PassThrough({ objectMode: true });
-    const wantStream = (s: OutputChunk['stream']): boolean => (s === 'stdout' ? options.stdout : options.stderr);
+    const wantStream = (s: OutputChunk['stream']): boolean =>
+      s === 'stdout' ? options.stdout : options.stderr;
     if (options.logs) {
       for await (const c of readLogs(r.logPath, { tail: 'all', follow: false })) {
-        if (wantStream(c.stream)) output.write({ stream: c.stream, data: c.data } satisfies OutputChunk);
+        if (wantStream(c.stream))
+          output.write({ stream: c.stream, data: c.data } satisfies OutputChunk);
       }
     }
     if (!options.stream) {
@@ -842,7 +938,10 @@ class Service implements ContainerService {
     for (const line of lines.slice(1)) {
       const fields = line.trim().split(/\s+/);
       // The last column (the command) may contain spaces.
-      const row = [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
+      const row = [
+        ...fields.slice(0, titles.length - 1),
+        fields.slice(titles.length - 1).join(' '),
+      ];
       if (pids.has(row[pidIndex] ?? '')) processes.push(row);
     }
     this.#publish(r, 'top');
@@ -913,7 +1012,13 @@ class Service implements ContainerService {
     if (pause) await this.#o.runtime.pause(r.id);
     try {
       const image = await this.#o.images.get(r.imageId);
-      const { HostConfig: _h, NetworkingConfig: _n, Hostname: _hn, Domainname: _d, ...config } = r.config;
+      const {
+        HostConfig: _h,
+        NetworkingConfig: _n,
+        Hostname: _hn,
+        Domainname: _d,
+        ...config
+      } = r.config;
       const diff = await this.#o.fs.diff(r);
       const committed = await this.#o.images.commit({
         parent: image,
@@ -926,7 +1031,11 @@ class Service implements ContainerService {
         container: r.id,
         createdBy: commandOf(r.config).join(' '),
       });
-      this.#publish(r, 'commit', { comment: options.comment ?? '', imageID: committed.id, imageRef: options.reference ?? '' });
+      this.#publish(r, 'commit', {
+        comment: options.comment ?? '',
+        imageID: committed.id,
+        imageRef: options.reference ?? '',
+      });
       return committed.id;
     } finally {
       if (pause) await this.#o.runtime.resume(r.id).catch(ignoreGone);
@@ -942,7 +1051,15 @@ class Service implements ContainerService {
       throw new InvalidArgumentError('No exec command specified');
     }
     const id = newId();
-    this.#execs.set(id, { id, containerId: r.id, request, running: false, exitCode: null, pid: 0, canRemove: false });
+    this.#execs.set(id, {
+      id,
+      containerId: r.id,
+      request,
+      running: false,
+      exitCode: null,
+      pid: 0,
+      canRemove: false,
+    });
     this.#publish(r, `exec_create: ${request.Cmd.join(' ')}`, { execID: id });
     return { Id: id };
   }
@@ -961,13 +1078,22 @@ class Service implements ContainerService {
     const live = this.#byId.get(exec.containerId);
     if (!live) throw new NotFoundError(`No such container: ${exec.containerId}`);
     const r = live.record;
-    if (exec.running || exec.exitCode !== null) throw new ConflictError(`Error: Exec command ${execId} has already run`);
+    if (exec.running || exec.exitCode !== null)
+      throw new ConflictError(`Error: Exec command ${execId} has already run`);
     canExec(r.state.status, r.id);
     const req = exec.request;
     const tty = options.tty ?? req.Tty === true;
-    const process: Process = await this.#o.fs.execProcess(r, req, this.#o.runtime.rootfsPath(r.id), tty);
-    if (options.consoleSize) process.consoleSize = { height: options.consoleSize[0], width: options.consoleSize[1] };
-    const attached = !options.detach && (req.AttachStdout !== false || req.AttachStderr !== false || req.AttachStdin === true);
+    const process: Process = await this.#o.fs.execProcess(
+      r,
+      req,
+      this.#o.runtime.rootfsPath(r.id),
+      tty,
+    );
+    if (options.consoleSize)
+      process.consoleSize = { height: options.consoleSize[0], width: options.consoleSize[1] };
+    const attached =
+      !options.detach &&
+      (req.AttachStdout !== false || req.AttachStderr !== false || req.AttachStdin === true);
     const handle = await this.#o.runtime.exec(r.id, {
       execId,
       process,
@@ -1054,7 +1180,11 @@ class Service implements ContainerService {
 }
 
 /** stdin for an attached process: detach keys end the attachment; end() half-closes stdin. */
-function stdinWriter(stream: AttachStream, detachKeys: string | undefined, detach: () => void): Writable {
+function stdinWriter(
+  stream: AttachStream,
+  detachKeys: string | undefined,
+  detach: () => void,
+): Writable {
   const scan = detachScanner(detachKeys);
   return new Writable({
     write(chunk: Buffer, _enc, cb): void {
@@ -1087,7 +1217,9 @@ function statusText(r: ContainerRecord): string {
     case 'created':
       return 'Created';
     case 'exited':
-      return s.startedAt === zeroTime ? 'Created' : `Exited (${s.exitCode}) ${since(s.finishedAt)} ago`;
+      return s.startedAt === zeroTime
+        ? 'Created'
+        : `Exited (${s.exitCode}) ${since(s.finishedAt)} ago`;
   }
 }
 
@@ -1159,7 +1291,9 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /** A container config as image config: dockerd drops the null fields. */
 function withoutNulls(o: Record<string, unknown>): ImageRuntimeConfig {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as ImageRuntimeConfig;
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== null && v !== undefined),
+  ) as ImageRuntimeConfig;
 }
 
 function ignoreGone(err: unknown): void {

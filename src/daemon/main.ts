@@ -66,9 +66,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ? await newOverlaySnapshotter(path.join(snapshotRoot, 'overlay'))
     : await newNativeSnapshotter(path.join(snapshotRoot, 'native'));
   const events = newEventExchange();
-  const images = await newImageService({ root: path.join(options.dataRoot, 'images'), content, snapshotter, events });
-  const runtime = await newConmonRuntime({ execRoot: options.execRoot, dataRoot: options.dataRoot });
-  const containerFs = await newContainerFs({ snapshotter, runtime, images, tmpRoot: path.join(options.dataRoot, 'tmp') });
+  const images = await newImageService({
+    root: path.join(options.dataRoot, 'images'),
+    content,
+    snapshotter,
+    events,
+  });
+  const runtime = await newConmonRuntime({
+    execRoot: options.execRoot,
+    dataRoot: options.dataRoot,
+  });
+  const containerFs = await newContainerFs({
+    snapshotter,
+    runtime,
+    images,
+    tmpRoot: path.join(options.dataRoot, 'tmp'),
+  });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),
     images,
@@ -87,7 +100,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   let api: ApiServer;
   try {
-    api = await startApiServer({ hosts: options.hosts, services: { containers, images, events, system } });
+    api = await startApiServer({
+      hosts: options.hosts,
+      services: { containers, images, events, system },
+    });
   } catch (err: unknown) {
     await containers.close();
     await runtime.close();
@@ -104,24 +120,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
 }
 
-/** `berth daemon`: runs berthd in the foreground until SIGTERM or SIGINT. */
+/** `berth daemon`: runs berthd in the foreground; resolves once SIGTERM or SIGINT has stopped it. */
 export async function runDaemon(argv: string[]): Promise<void> {
   const options = parseDaemonArgs(argv);
   const daemon = await startDaemon(options);
   console.error(`berthd: serving ${options.hosts.join(', ')} (data root ${options.dataRoot})`);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`berthd: ${signal}, shutting down (containers keep running)`);
-    daemon.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error('berthd: shutdown failed:', err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await new Promise<void>((resolve, reject) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`berthd: ${signal}, shutting down (containers keep running)`);
+      daemon.shutdown().then(resolve, reject);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
 }

@@ -26,13 +26,19 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       },
     });
   } catch (cause: unknown) {
-    throw new InvalidArgumentError(cause instanceof Error ? cause.message : String(cause), { cause });
+    throw new InvalidArgumentError(cause instanceof Error ? cause.message : String(cause), {
+      cause,
+    });
   }
   const v = parsed.values;
   const hosts = v.host && v.host.length > 0 ? v.host : [defaultSocket];
   for (const h of hosts) {
-    if (h.startsWith('tcp://')) throw new InvalidArgumentError(`${h}: tcp hosts need TLS (--tlsverify), which is not configured`);
-    if (!h.startsWith('unix://') && !h.startsWith('/')) throw new InvalidArgumentError(`${h}: unsupported host (use unix:///path.sock)`);
+    if (h.startsWith('tcp://'))
+      throw new InvalidArgumentError(
+        `${h}: tcp hosts need TLS (--tlsverify), which is not configured`,
+      );
+    if (!h.startsWith('unix://') && !h.startsWith('/'))
+      throw new InvalidArgumentError(`${h}: unsupported host (use unix:///path.sock)`);
   }
   return {
     dataRoot: v['data-root'] ?? '/var/lib/berth',

@@ -40,7 +40,21 @@ export function newSystemService(options: {
   return {
     version(): Record<string, unknown> {
       const components = [
-        { Name: 'Engine', Version: berthVersion, Details: { ApiVersion: apiVersion, MinAPIVersion: minApiVersion, Os: 'linux', Arch: arch, KernelVersion: os.release(), GoVersion: `node${process.versions.node}`, GitCommit: '', BuildTime: '', Experimental: 'false' } },
+        {
+          Name: 'Engine',
+          Version: berthVersion,
+          Details: {
+            ApiVersion: apiVersion,
+            MinAPIVersion: minApiVersion,
+            Os: 'linux',
+            Arch: arch,
+            KernelVersion: os.release(),
+            GoVersion: `node${process.versions.node}`,
+            GitCommit: '',
+            BuildTime: '',
+            Experimental: 'false',
+          },
+        },
       ];
       return {
         Platform: { Name: 'berth' },
@@ -105,7 +119,14 @@ export function newSystemService(options: {
         ServerVersion: berthVersion,
         Runtimes: { [options.runtimeName]: { path: options.runtimeName } },
         DefaultRuntime: options.runtimeName,
-        Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+        Swarm: {
+          NodeID: '',
+          NodeAddr: '',
+          LocalNodeState: 'inactive',
+          ControlAvailable: false,
+          Error: '',
+          RemoteManagers: null,
+        },
         LiveRestoreEnabled: true,
         Isolation: '',
         InitBinary: 'docker-init',

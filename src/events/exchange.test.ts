@@ -5,7 +5,12 @@ import { newEventExchange } from './exchange.js';
 test('subscribers get events in order; history filters by time', async () => {
   const events = newEventExchange();
   const before = Date.now() / 1000 - 1;
-  events.publish({ Type: 'container', Action: 'create', id: 'a', attributes: { image: 'busybox' } });
+  events.publish({
+    Type: 'container',
+    Action: 'create',
+    id: 'a',
+    attributes: { image: 'busybox' },
+  });
   const sub = events.subscribe();
   events.publish({ Type: 'container', Action: 'start', id: 'a' });
   events.publish({ Type: 'image', Action: 'tag', id: 'sha256:x' });

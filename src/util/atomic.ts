@@ -66,6 +66,8 @@ export async function removeTempFiles(dir: string): Promise<void> {
     throw err;
   }
   await Promise.all(
-    names.filter((n) => n.startsWith('.tmp-')).map((n) => fs.rm(path.join(dir, n), { force: true })),
+    names
+      .filter((n) => n.startsWith('.tmp-'))
+      .map((n) => fs.rm(path.join(dir, n), { force: true })),
   );
 }
