@@ -371,6 +371,8 @@ class Service implements ContainerService {
       };
       await this.#store.save(r);
       this.#publish(r, 'die', { exitCode: String(r.state.exitCode) });
+      // dockerd removes an AutoRemove container whose start failed.
+      if (r.config.HostConfig?.AutoRemove) await this.#removeLocked(live, r.state.exitCode);
       throw err;
     }
     const state = await this.#o.runtime.state(r.id);
@@ -891,7 +893,17 @@ class Service implements ContainerService {
       output.end();
       return { output, tty: r.config.Tty === true, close: () => output.destroy() };
     }
-    if (r.state.status === 'created') await this.#lock.withLock(r.id, () => this.#ensureTask(live));
+    if (r.state.status === 'created') {
+      try {
+        await this.#lock.withLock(r.id, () => this.#ensureTask(live));
+      } catch (err: unknown) {
+        // A task that cannot be made (command not found) is start's error to report, as in
+        // dockerd, where attach precedes the task: this attachment just ends.
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        output.end();
+        return { output, tty: r.config.Tty === true, close: () => output.destroy() };
+      }
+    }
     const stream = await this.#o.runtime.attach(r.id);
     stream.on('data', (c: OutputChunk) => {
       if (wantStream(c.stream)) output.write(c);

@@ -213,9 +213,10 @@ class ConmonRuntime implements Runtime {
   /**
    * Where conmon puts an attach socket for the conmon running in `dir`: in `dir` itself when
    * the path fits in sun_path (--full-attach), else behind a short symlink conmon makes in
-   * the socket dir, named by a hash of `dir` so that any instance finds it again.
+   * the socket dir. conmon names that link after the cuuid it is given, so then the cuuid is a
+   * hash of `dir`: short, and the same for any instance that looks for it again.
    */
-  #attachLayout(dir: string): { args: string[]; socket: string; link?: string } {
+  #attachLayout(dir: string): { args: string[]; socket: string; link?: string; cuuid?: string } {
     const full = path.join(dir, 'attach');
     if (Buffer.byteLength(full) <= maxSocketPath) return { args: ['--full-attach'], socket: full };
     const key = createHash('sha256').update(dir).digest('hex').slice(0, 16);
@@ -227,6 +228,7 @@ class ConmonRuntime implements Runtime {
       args: ['--socket-dir-path', this.#socketDir],
       socket: path.join(link, 'attach'),
       link,
+      cuuid: key,
     };
   }
 
@@ -347,7 +349,7 @@ class ConmonRuntime implements Runtime {
 
     const layout = this.#attachLayout(bundle);
     const args = [
-      ...this.#commonArgs(id, id, bundle),
+      ...this.#commonArgs(id, layout.cuuid ?? id, bundle),
       ...layout.args,
       '--exit-dir',
       this.#exitsDir,
@@ -589,7 +591,7 @@ class ConmonRuntime implements Runtime {
     const layout = this.#attachLayout(dir);
     const attached = !options.detach;
     const args = [
-      ...this.#commonArgs(id, options.execId, dir),
+      ...this.#commonArgs(id, layout.cuuid ?? options.execId, dir),
       ...layout.args,
       '-e',
       '--exec-process-spec',
