@@ -125,13 +125,7 @@ export interface HostConfig {
 }
 
 export type ContainerStatus =
-  | 'created'
-  | 'running'
-  | 'paused'
-  | 'restarting'
-  | 'removing'
-  | 'exited'
-  | 'dead';
+  'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
 export interface ContainerState {
   Status: ContainerStatus;

@@ -40,13 +40,28 @@ describe('berth run', () => {
   });
 
   test('stdout and stderr stay apart; -e and -w and -u reach the process', async () => {
-    const r = await engine.berth(['run', '--rm', '-e', 'GREETING=hi', '-w', '/tmp', '-u', '65534', 'busybox', 'sh', '-c', 'echo $GREETING $(pwd) $(id -u); echo oops >&2']);
+    const r = await engine.berth([
+      'run',
+      '--rm',
+      '-e',
+      'GREETING=hi',
+      '-w',
+      '/tmp',
+      '-u',
+      '65534',
+      'busybox',
+      'sh',
+      '-c',
+      'echo $GREETING $(pwd) $(id -u); echo oops >&2',
+    ]);
     assert.equal(r.stdout, 'hi /tmp 65534\n');
     assert.equal(r.stderr, 'oops\n');
   });
 
   test('-i passes stdin and closes it at its end', async () => {
-    const r = await engine.berth(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n' });
+    const r = await engine.berth(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], {
+      input: 'line one\nline two\n',
+    });
     assert.equal(r.stdout, 'line one\nline two\ndone\n');
     assert.equal(r.code, 0);
   });
@@ -69,7 +84,16 @@ describe('berth run', () => {
 
 describe('detached containers', () => {
   test('run -d, ps, logs, exec, stop, rm', async () => {
-    const run = await engine.berth(['run', '-d', '--name', 'web', 'busybox', 'sh', '-c', 'echo started; exec httpd -f -p 8080']);
+    const run = await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      'busybox',
+      'sh',
+      '-c',
+      'echo started; exec httpd -f -p 8080',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const id = run.stdout.trim();
     assert.match(id, /^[a-f0-9]{64}$/);
@@ -78,18 +102,31 @@ describe('detached containers', () => {
     assert.match(ps.stdout, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/m);
     assert.match(ps.stdout, new RegExp(`^${id.slice(0, 12)}\\s+busybox\\s+.*Up .*\\s+web$`, 'm'));
 
-    await waitFor('log line', async () => (await engine.berth(['logs', 'web'])).stdout === 'started\n');
+    await waitFor(
+      'log line',
+      async () => (await engine.berth(['logs', 'web'])).stdout === 'started\n',
+    );
 
     const exec = await engine.berth(['exec', 'web', 'sh', '-c', 'echo in $(hostname); exit 4']);
     assert.equal(exec.stdout, `in ${id.slice(0, 12)}\n`);
     assert.equal(exec.code, 4);
 
-    const inspect = await engine.berth(['inspect', '--format', '{{.State.Status}} {{.Name}}', 'web']);
+    const inspect = await engine.berth([
+      'inspect',
+      '--format',
+      '{{.State.Status}} {{.Name}}',
+      'web',
+    ]);
     assert.equal(inspect.stdout, 'running /web\n');
 
     const stop = await engine.berth(['stop', '-t', '1', 'web']);
     assert.equal(stop.stdout, 'web\n');
-    const exited = await engine.berth(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'web']);
+    const exited = await engine.berth([
+      'inspect',
+      '--format',
+      '{{.State.Status}} {{.State.ExitCode}}',
+      'web',
+    ]);
     assert.match(exited.stdout, /^exited (137|143)\n$/);
 
     const again = await engine.api('POST', '/containers/web/stop');
@@ -123,9 +160,25 @@ describe('detached containers', () => {
   });
 
   test('restart policy on-failure restarts a failing container', async () => {
-    await engine.berth(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1']);
+    await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      'flaky',
+      '--restart',
+      'on-failure:2',
+      'busybox',
+      'sh',
+      '-c',
+      'echo run; exit 1',
+    ]);
     await waitFor('two restarts', async () => {
-      const r = await engine.berth(['inspect', '--format', '{{.RestartCount}} {{.State.Status}}', 'flaky']);
+      const r = await engine.berth([
+        'inspect',
+        '--format',
+        '{{.RestartCount}} {{.State.Status}}',
+        'flaky',
+      ]);
       return r.stdout === '2 exited\n';
     });
     const logs = await engine.berth(['logs', 'flaky']);
@@ -149,21 +202,46 @@ describe('the docker CLI drives berthd', () => {
   });
 
   test('docker run -i with piped stdin', async () => {
-    const r = await engine.docker(['run', '--rm', '-i', 'busybox', 'wc', '-l'], { input: 'a\nb\nc\n' });
+    const r = await engine.docker(['run', '--rm', '-i', 'busybox', 'wc', '-l'], {
+      input: 'a\nb\nc\n',
+    });
     assert.equal(r.stdout.trim(), '3');
   });
 });
 
 describe('live-restore', () => {
   test('containers outlive a kill -9 of berthd; exits meanwhile are recorded', async () => {
-    await engine.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
-    await engine.berth(['run', '-d', '--name', 'quitter', 'busybox', 'sh', '-c', 'sleep 1; exit 7']);
+    await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      'survivor',
+      'busybox',
+      'sh',
+      '-c',
+      'while true; do echo tick; sleep 0.2; done',
+    ]);
+    await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      'quitter',
+      'busybox',
+      'sh',
+      '-c',
+      'sleep 1; exit 7',
+    ]);
     await engine.crash();
     await new Promise((r) => setTimeout(r, 1500));
     await engine.restart();
     const survivor = await engine.berth(['inspect', '--format', '{{.State.Status}}', 'survivor']);
     assert.equal(survivor.stdout, 'running\n');
-    const quitter = await engine.berth(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'quitter']);
+    const quitter = await engine.berth([
+      'inspect',
+      '--format',
+      '{{.State.Status}} {{.State.ExitCode}}',
+      'quitter',
+    ]);
     assert.equal(quitter.stdout, 'exited 7\n');
     const before = (await engine.berth(['logs', 'survivor'])).stdout.split('\n').length;
     await new Promise((r) => setTimeout(r, 600));
@@ -173,7 +251,10 @@ describe('live-restore', () => {
     assert.equal(exec.stdout, 'still here\n');
     await engine.stopDaemon();
     await engine.restart();
-    assert.equal((await engine.berth(['inspect', '--format', '{{.State.Status}}', 'survivor'])).stdout, 'running\n');
+    assert.equal(
+      (await engine.berth(['inspect', '--format', '{{.State.Status}}', 'survivor'])).stdout,
+      'running\n',
+    );
     assert.equal((await engine.berth(['rm', '-f', 'survivor', 'quitter'])).code, 0);
   });
 });

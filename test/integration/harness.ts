@@ -31,7 +31,11 @@ export interface Engine {
   berth(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
   docker(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
   /** A raw Engine API request; the body parsed as JSON when it is. */
-  api(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }>;
+  api(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown; text: string }>;
   /** Starts berthd again on the same roots (after kill or stopDaemon). */
   restart(): Promise<void>;
   /** SIGKILL the daemon, as a crash. */
@@ -49,14 +53,21 @@ export function runCommand(
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${path.basename(file)} ${args.join(' ')}: timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `${path.basename(file)} ${args.join(' ')}: timed out\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -67,11 +78,21 @@ export function runCommand(
   });
 }
 
-function request(socket: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }> {
+function request(
+  socket: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown; text: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
-      { socketPath: socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} },
+      {
+        socketPath: socket,
+        method,
+        path: urlPath,
+        headers: data ? { 'Content-Type': 'application/json' } : {},
+      },
       (res) => {
         let text = '';
         res.on('data', (b: Buffer) => (text += b.toString()));
@@ -144,15 +165,21 @@ export async function startEngine(options: { bootstrap?: boolean } = {}): Promis
 
   const launch = async (): Promise<void> => {
     const out = await fs.open(logFile, 'a');
-    daemon = spawn(process.execPath, [berthBin, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host], {
-      stdio: ['ignore', out.fd, out.fd],
-      detached: true,
-    });
+    daemon = spawn(
+      process.execPath,
+      [berthBin, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host],
+      {
+        stdio: ['ignore', out.fd, out.fd],
+        detached: true,
+      },
+    );
     await out.close();
     await waitForPing(socket, daemon, logFile);
   };
   const exited = (d: ChildProcess): Promise<void> =>
-    d.exitCode !== null || d.signalCode !== null ? Promise.resolve() : new Promise((r) => d.once('exit', () => r()));
+    d.exitCode !== null || d.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((r) => d.once('exit', () => r()));
 
   await launch();
   const engine: Engine = {

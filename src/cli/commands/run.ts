@@ -97,6 +97,15 @@ export const command: Command = {
       .catch((err: unknown) => {
         throw runFailure(err);
       });
+    // Output is read from before the start: a fast container may be done before start returns.
+    const session = hj
+      ? streamSession(ctx, hj, {
+          tty,
+          stdin: plan.attachStdin,
+          resize: (h, w) => client.containerResize(id, h, w),
+          ...(detachKeys !== undefined ? { detachKeys } : {}),
+        })
+      : undefined;
     try {
       await client.containerStart(id);
     } catch (err: unknown) {
@@ -108,13 +117,8 @@ export const command: Command = {
         ? proxySignals((signal) => client.containerKill(id, signal))
         : () => undefined;
     try {
-      if (hj) {
-        const how = await streamSession(ctx, hj, {
-          tty,
-          stdin: plan.attachStdin,
-          resize: (h, w) => client.containerResize(id, h, w),
-          ...(detachKeys !== undefined ? { detachKeys } : {}),
-        });
+      if (session) {
+        const how = await session;
         if (how === 'detached') return 0;
       }
       const status = await wait.result;

@@ -46,6 +46,13 @@ export const command: Command = {
       ...(detachKeys !== undefined ? { detachKeys } : {}),
     });
     const wait = await client.containerWait(info.Id, 'next-exit');
+    // Output is read from before the start: a fast container may be done before start returns.
+    const session = streamSession(ctx, hj, {
+      tty,
+      stdin,
+      resize: (h, w) => client.containerResize(info.Id, h, w),
+      ...(detachKeys !== undefined ? { detachKeys } : {}),
+    });
     try {
       await client.containerStart(info.Id);
     } catch (err: unknown) {
@@ -57,12 +64,7 @@ export const command: Command = {
         );
       throw err;
     }
-    const how = await streamSession(ctx, hj, {
-      tty,
-      stdin,
-      resize: (h, w) => client.containerResize(info.Id, h, w),
-      ...(detachKeys !== undefined ? { detachKeys } : {}),
-    });
+    const how = await session;
     if (how === 'detached') return 0;
     return (await wait.result).StatusCode;
   },

@@ -92,7 +92,8 @@ async function readText(p: string): Promise<string | undefined> {
   try {
     return await fs.readFile(p, 'utf8');
   } catch (err: unknown) {
-    if (isNotFound(err)) return undefined;
+    // ESRCH: a /proc/<pid> file whose process ended while it was read.
+    if (isNotFound(err) || errnoCode(err) === 'ESRCH') return undefined;
     throw err;
   }
 }
