@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_HEADERS ?= $(firstword $(wildcard /usr/include/node $(dir $(shell command -v node))../include/node))
 
-.PHONY: setup build native demo test test-unit test-integration lint bench clean
+.PHONY: setup build native demo test test-unit test-integration lint anchors bench clean
 
 setup:
 	@scripts/setup.sh
@@ -30,7 +30,12 @@ test-unit: build
 test-integration: build
 	@scripts/integration.sh
 
-test: build lint test-unit test-integration
+# The peer engines (shared/bench/anchors.sh): the client and CLI tests compare against a real dockerd.
+anchors:
+	@if [ -f ../shared/bench/anchors.sh ]; then bash ../shared/bench/anchors.sh; \
+	else echo "anchors: ../shared/bench/anchors.sh not found; tests against the anchor dockerd will fail" >&2; fi
+
+test: build lint anchors test-unit test-integration
 
 bench: build
 	@scripts/bench.sh $(ONLY)

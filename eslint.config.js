@@ -4,7 +4,23 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const engine = ['api', 'daemon', 'containers', 'images', 'runtime', 'snapshots', 'content', 'mount', 'archive', 'events', 'network', 'volumes', 'build', 'registry', 'system'];
+const engine = [
+  'api',
+  'daemon',
+  'containers',
+  'images',
+  'runtime',
+  'snapshots',
+  'content',
+  'mount',
+  'archive',
+  'events',
+  'network',
+  'volumes',
+  'build',
+  'registry',
+  'system',
+];
 const clientSide = ['cli', 'compose', 'client'];
 
 /** @param {string[]} folders */
@@ -17,7 +33,14 @@ const layer = (folder, banned) => ({
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: [{ group: forbid(banned), message: `src/${folder} may not import this layer (see DESIGN.md, Layers).` }] },
+      {
+        patterns: [
+          {
+            group: forbid(banned),
+            message: `src/${folder} may not import this layer (see DESIGN.md, Layers).`,
+          },
+        ],
+      },
     ],
   },
 });
@@ -29,7 +52,10 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
@@ -41,9 +67,26 @@ export default tseslint.config(
   layer('errors', [...engine, ...clientSide, 'util', 'spec']),
   layer('util', [...engine, ...clientSide]),
   layer('spec', [...engine, ...clientSide, 'util']),
-  layer('content', ['api', 'daemon', 'containers', 'images', 'runtime', 'snapshots', ...clientSide]),
+  layer('content', [
+    'api',
+    'daemon',
+    'containers',
+    'images',
+    'runtime',
+    'snapshots',
+    ...clientSide,
+  ]),
   layer('snapshots', ['api', 'daemon', 'containers', 'images', 'runtime', ...clientSide]),
-  layer('mount', ['api', 'daemon', 'containers', 'images', 'runtime', 'snapshots', 'content', ...clientSide]),
+  layer('mount', [
+    'api',
+    'daemon',
+    'containers',
+    'images',
+    'runtime',
+    'snapshots',
+    'content',
+    ...clientSide,
+  ]),
   layer('archive', ['api', 'daemon', 'containers', 'images', 'runtime', ...clientSide]),
   layer('runtime', ['api', 'daemon', 'containers', 'images', ...clientSide]),
   layer('images', ['api', 'daemon', 'containers', ...clientSide]),
