@@ -19,4 +19,5 @@ test('humanSize is decimal with 3 significant digits', () => {
   assert.equal(humanSize(1500), '1.5kB');
   assert.equal(humanSize(4_261_000), '4.26MB');
   assert.equal(humanSize(1_000_000_000), '1GB');
+  assert.equal(humanSize(999_999), '1e+03kB');
 });
