@@ -384,7 +384,7 @@ describe('image service on real stores', () => {
           mediaType: 'application/vnd.oci.image.manifest.v1+json',
           digest: sha256(manifest),
           size: manifest.length,
-          annotations: { 'org.opencontainers.image.ref.name': 'example.com/oci/img:2' },
+          annotations: { 'org.opencontainers.image.ref.name': 'localhost:5000/oci/img:2' },
         },
       ],
     });
@@ -413,8 +413,8 @@ describe('image service on real stores', () => {
       blob(gz),
     ]);
     const result = await env.images.load(Readable.from([archive]));
-    assert.deepEqual(result.messages, ['Loaded image: example.com/oci/img:2']);
-    const img = await env.images.get('example.com/oci/img:2');
+    assert.deepEqual(result.messages, ['Loaded image: localhost:5000/oci/img:2']);
+    const img = await env.images.get('localhost:5000/oci/img:2');
     assert.equal(img.id, sha256(config));
     assert.equal(await readInSnapshot(env, img.chainIDs[0] ?? '', 'oci-file'), 'oci\n');
 
