@@ -181,13 +181,14 @@ describe('conmon runtime', () => {
 
   test('tty mode', async () => {
     const id = newId();
-    await create(id, ['sh', '-c', 'tty; echo done'], { stdin: true, tty: true });
+    await create(id, ['sh', '-c', 'tty; stty size; echo done'], { stdin: true, tty: true });
     const stream = await rt.attach(id);
     const out = collect(stream);
-    await rt.start(id);
+    // Resized before start: the process may be gone by the time start returns.
     await rt.resize(id, 40, 100);
+    await rt.start(id);
     const output = text(await out);
-    assert.match(output, /\/dev\/pts\/\d+\r\ndone\r\n/);
+    assert.match(output, /\/dev\/pts\/\d+\r\n40 100\r\ndone\r\n/);
     assert.equal((await waitExit(id)).exitCode, 0);
   });
 
