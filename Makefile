@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_HEADERS ?= $(firstword $(wildcard /usr/include/node $(dir $(shell command -v node))../include/node))
 
-.PHONY: setup build native demo test test-unit test-integration lint anchors clean
+.PHONY: setup build native demo test test-unit test-integration lint anchors bench clean
 
 setup:
 	@scripts/setup.sh
@@ -36,6 +36,10 @@ anchors:
 	else echo "anchors: ../shared/bench/anchors.sh not found; tests against the anchor dockerd will fail" >&2; fi
 
 test: build lint anchors test-unit test-integration
+
+# The benchmark suite (bench/README.md); ONLY=case[,case] picks cases.
+bench: build
+	@scripts/bench.sh $(ONLY)
 
 clean:
 	rm -rf dist build
