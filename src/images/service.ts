@@ -10,9 +10,10 @@ import {
   InvalidArgumentError,
   NotFoundError,
   SystemError,
+  isNotFound,
 } from '../errors/index.js';
 import type { EventInput, Events } from '../events/events.js';
-import { mountAll, unmount } from '../mount/mount-linux.js';
+import { isMountPoint, mountAll, unmount, unmountAll } from '../mount/mount-linux.js';
 import type { Mount } from '../mount/mount.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
 import type { ImageSummary } from '../spec/engine.js';
@@ -186,9 +187,7 @@ class Images implements ImageService {
   async open(): Promise<void> {
     await fs.mkdir(this.#root, { recursive: true, mode: 0o700 });
     await removeTempFiles(this.#root);
-    // Staging and mount directories of operations a crash interrupted.
-    await fs.rm(this.#tmp, { recursive: true, force: true });
-    await fs.mkdir(this.#tmp, { mode: 0o700 });
+    await this.#removeCrashLeftovers();
     const file = await readJsonIfExists<RecordsFile>(this.#file);
     if (file !== undefined) {
       if (file.version !== 1 || typeof file.images !== 'object' || file.images === null) {
@@ -200,6 +199,27 @@ class Images implements ImageService {
       }
     }
     await this.#queue.withLock('records', () => this.#collect());
+  }
+
+  /**
+   * Staging and mount directories of operations a crash interrupted. A layer being unpacked
+   * when berthd died is still mounted on its `mnt-` directory: unmount it first, or the rmdir
+   * fails (EBUSY) and, worse, a recursive removal would reach through the mount.
+   */
+  async #removeCrashLeftovers(): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = await fs.readdir(this.#tmp);
+    } catch (err: unknown) {
+      if (!isNotFound(err)) throw err;
+    }
+    for (const name of names) {
+      const p = path.join(this.#tmp, name);
+      await unmountAll(p, { detach: true });
+      if (await isMountPoint(p)) throw new SystemError(`${p}: still mounted after unmount`);
+    }
+    await fs.rm(this.#tmp, { recursive: true, force: true });
+    await fs.mkdir(this.#tmp, { mode: 0o700 });
   }
 
   // ---- records ---------------------------------------------------------------------------
