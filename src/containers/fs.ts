@@ -10,6 +10,7 @@ import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
 import { findInitBinary } from '../runtime/oci/host.js';
 import { buildSpec, validateContainerConfig } from '../runtime/oci/spec.js';
+import { loadSeccompProfile } from '../runtime/oci/seccomp.js';
 import { resolveUser } from '../runtime/oci/user.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
@@ -178,6 +179,7 @@ export async function newContainerFs(options: {
       },
       initPath,
       cpuCount,
+      seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
     });
   };
 

@@ -10,6 +10,7 @@ import type {
   RuntimeSpec,
   SpecMount,
 } from '../../spec/oci-runtime.js';
+import { defaultSeccompProfile, parseSeccompProfile, seccompOption } from './seccomp.js';
 
 /** The user a container's process runs as, resolved against its /etc/passwd and /etc/group. */
 export interface ResolvedUser {
@@ -43,6 +44,11 @@ export interface SpecInput {
   cpuCount?: number;
   /** Whether the memory cgroup can limit swap; when not, MemorySwap is dropped as Docker does. */
   swapLimit?: boolean;
+  /**
+   * The profile `--security-opt seccomp=<path>` names, read by the caller
+   * (`loadSeccompProfile`); required when SecurityOpt names a file.
+   */
+  seccompProfile?: unknown;
 }
 
 export const defaultPathEnv = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -981,7 +987,26 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
   }
   if (h.MaskedPaths) linux.maskedPaths = [...h.MaskedPaths];
   if (h.ReadonlyPaths) linux.readonlyPaths = [...h.ReadonlyPaths];
+  const seccomp = seccompFor(h, caps, input.seccompProfile);
+  if (seccomp !== undefined) linux.seccomp = seccomp;
   return spec;
+}
+
+/**
+ * As dockerd: none for a privileged container or `seccomp=unconfined`; the profile given
+ * inline (`seccomp={...}`, what the docker CLI sends after reading the file) or by path (read
+ * by the caller); otherwise berth's default for the container's capabilities.
+ */
+function seccompFor(h: HostConfig, caps: readonly string[], loaded: unknown): unknown {
+  if (h.Privileged) return undefined;
+  const opt = seccompOption(h.SecurityOpt ?? []);
+  if (opt === 'unconfined') return undefined;
+  if (opt === undefined || opt === '' || opt === 'builtin') return defaultSeccompProfile(caps);
+  if (opt.trimStart().startsWith('{')) return parseSeccompProfile(opt, 'inline');
+  if (loaded === undefined) {
+    throw new InvalidArgumentError(`seccomp profile ${opt} was not read`);
+  }
+  return loaded;
 }
 
 function resources(h: HostConfig, swapLimit: boolean): LinuxResources {
