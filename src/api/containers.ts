@@ -1,6 +1,6 @@
 import type { CreateContainerRequest } from '../spec/engine.js';
 import type { PathStat } from '../containers/containers.js';
-import { InvalidArgumentError } from '../errors/index.js';
+import { InvalidArgumentError, NotFoundError } from '../errors/index.js';
 import type { Router } from './router.js';
 import type { Services } from './server.js';
 import type { Exchange } from './exchange.js';
@@ -80,7 +80,13 @@ export function containerRoutes(router: Router, services: Services): void {
   });
 
   router.add('POST', '/containers/{id}/kill', async (ex) => {
-    await c.kill(ex.params.id as string, qString(ex, 'signal'));
+    const name = ex.params.id as string;
+    await c.kill(name, qString(ex, 'signal')).catch((err: unknown) => {
+      // dockerd's kill route names the container in front of a lookup failure.
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(`cannot kill container: ${name}: ${err.message}`, { cause: err });
+      throw err;
+    });
     ex.empty(204);
   });
 

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import type { Router } from './router.js';
 import type { Services } from './server.js';
 import { objectBody, qInt } from './params.js';
-import { pumpAttachment, rawStreamType } from './streams.js';
+import { encodeFrame, pumpAttachment, rawStreamType } from './streams.js';
 
 export function execRoutes(router: Router, services: Services): void {
   const c = services.containers;
@@ -24,11 +24,23 @@ export function execRoutes(router: Router, services: Services): void {
     const consoleSize = Array.isArray(body.ConsoleSize)
       ? (body.ConsoleSize as [number, number])
       : undefined;
-    const att = await c.execStart(ex.params.id as string, {
-      detach,
-      ...(tty !== undefined ? { tty } : {}),
-      ...(consoleSize !== undefined ? { consoleSize } : {}),
-    });
+    const execId = ex.params.id as string;
+    // A command that cannot start is told on the stream, as dockerd does (the client then
+    // reads the exit code, 126); a missing exec or container stays an HTTP error.
+    let att: Awaited<ReturnType<typeof c.execStart>>;
+    try {
+      att = await c.execStart(execId, {
+        detach,
+        ...(tty !== undefined ? { tty } : {}),
+        ...(consoleSize !== undefined ? { consoleSize } : {}),
+      });
+    } catch (err: unknown) {
+      if (detach || !(err instanceof InvalidArgumentError)) throw err;
+      const socket = ex.hijack(rawStreamType(tty ?? false, ex.version));
+      const line = Buffer.from(`${err.message}\r\n`);
+      socket.end(tty ? line : encodeFrame('stdout', line));
+      return;
+    }
     if (detach || !att) {
       ex.empty(200);
       return;

@@ -26,9 +26,13 @@ export function mergeImageConfig(
   const merged: ContainerConfig = { ...user };
   if (!merged.User) merged.User = img.User ?? '';
   if (img.ExposedPorts) merged.ExposedPorts = { ...img.ExposedPorts, ...(user.ExposedPorts ?? {}) };
-  const env = envMap(img.Env ?? []);
-  for (const [k, v] of envMap(user.Env ?? [])) env.set(k, v);
-  merged.Env = [...env.values()];
+  if (!user.Env || user.Env.length === 0) {
+    merged.Env = img.Env ?? null;
+  } else {
+    const env = envMap(img.Env ?? []);
+    for (const [k, v] of envMap(user.Env)) env.set(k, v);
+    merged.Env = [...env.values()];
+  }
   merged.Labels = { ...(img.Labels ?? {}), ...(user.Labels ?? {}) };
   const entrypoint = user.Entrypoint ?? null;
   const noEntrypoint = entrypoint === null || entrypoint.length === 0;
@@ -55,6 +59,16 @@ export function mergeImageConfig(
 /** Entrypoint followed by Cmd: what the container runs. */
 export function commandOf(config: ContainerConfig): string[] {
   return [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
+}
+
+/**
+ * The command as `docker ps` shows it: the path and its arguments, an argument with a space in
+ * it between single quotes, as dockerd prints it.
+ */
+export function commandLine(config: ContainerConfig): string {
+  const [path = '', ...args] = commandOf(config);
+  if (args.length === 0) return path;
+  return `${path} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
 }
 
 const restartPolicies = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);

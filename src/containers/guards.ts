@@ -21,9 +21,10 @@ export function canStop(status: ContainerStatus, id: string): void {
   }
 }
 
-export function canKill(status: ContainerStatus, id: string): void {
+/** `ref` is the container as the client named it: dockerd's message repeats it. */
+export function canKill(status: ContainerStatus, id: string, ref: string = id): void {
   if (status !== 'running' && status !== 'paused' && status !== 'restarting') {
-    throw new ConflictError(`cannot kill container: ${id}: container ${id} is not running`);
+    throw new ConflictError(`cannot kill container: ${ref}: container ${id} is not running`);
   }
 }
 

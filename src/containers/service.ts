@@ -24,6 +24,7 @@ import {
   containerConfigOf,
   mergeImageConfig,
   validateCommand,
+  commandLine,
   validateHostConfig,
 } from './config.js';
 import type {
@@ -539,7 +540,7 @@ class Service implements ContainerService {
     const r = live.record;
     const num = parseSignal(signal || 'SIGKILL');
     await this.#lock.withLock(r.id, async () => {
-      canKill(r.state.status, r.id);
+      canKill(r.state.status, r.id, ref);
       await this.#o.runtime.kill(r.id, num).catch(ignoreGone);
     });
     this.#publish(r, 'kill', { signal: String(num) });
@@ -633,7 +634,7 @@ class Service implements ContainerService {
       const taken = this.#names.get(name);
       if (taken) {
         throw new ConflictError(
-          `Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`,
+          `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`,
         );
       }
       const old = r.name;
@@ -710,7 +711,7 @@ class Service implements ContainerService {
       Names: [`/${r.name}`],
       Image: r.imageRef,
       ImageID: r.imageId,
-      Command: commandOf(r.config).join(' '),
+      Command: commandLine(r.config),
       Created: Math.floor(Date.parse(r.created) / 1000),
       Ports: [],
       Labels: r.config.Labels ?? {},
@@ -925,7 +926,7 @@ class Service implements ContainerService {
   async resize(ref: string, height: number, width: number): Promise<void> {
     const r = this.#find(ref).record;
     if (r.state.status !== 'running' && r.state.status !== 'created') {
-      throw new ConflictError(`Container ${r.id} is not running`);
+      throw new ConflictError(`container ${r.id} is not running`);
     }
     await this.#o.runtime.resize(r.id, height, width);
     this.#publish(r, 'resize', { height: String(height), width: String(width) });
@@ -934,7 +935,7 @@ class Service implements ContainerService {
   async top(ref: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const r = this.#find(ref).record;
     if (r.state.status !== 'running' && r.state.status !== 'paused') {
-      throw new ConflictError(`Container ${r.id} is not running`);
+      throw new ConflictError(`container ${r.id} is not running`);
     }
     const pids = new Set((await this.#o.runtime.pids(r.id)).map(String));
     const args = (psArgs || '-ef').split(/\s+/).filter(Boolean);
@@ -971,7 +972,7 @@ class Service implements ContainerService {
 
   async changes(ref: string): Promise<{ Path: string; Kind: number }[]> {
     const r = this.#find(ref).record;
-    return this.#o.fs.changes(r);
+    return withoutEngineFiles(await this.#o.fs.changes(r));
   }
 
   async export(ref: string): Promise<Readable> {
@@ -988,7 +989,9 @@ class Service implements ContainerService {
 
   async getArchive(ref: string, p: string): Promise<{ stat: PathStat; tar: Readable }> {
     const r = this.#find(ref).record;
-    const result = await this.#o.fs.getArchive(r, p, (fn) => this.#withRootfs(r, fn));
+    const result = await this.#o.fs
+      .getArchive(r, p, (fn) => this.#withRootfs(r, fn))
+      .catch((err: unknown) => namingContainer(err, ref));
     this.#publish(r, 'archive-path', { path: p });
     return result;
   }
@@ -1072,7 +1075,7 @@ class Service implements ContainerService {
       pid: 0,
       canRemove: false,
     });
-    this.#publish(r, `exec_create: ${request.Cmd.join(' ')}`, { execID: id });
+    this.#publish(r, `exec_create: ${execLine(request.Cmd)}`, { execID: id });
     return { Id: id };
   }
 
@@ -1106,17 +1109,23 @@ class Service implements ContainerService {
     const attached =
       !options.detach &&
       (req.AttachStdout !== false || req.AttachStderr !== false || req.AttachStdin === true);
-    const handle = await this.#o.runtime.exec(r.id, {
-      execId,
-      process,
-      stdin: req.AttachStdin === true && !options.detach,
-      tty,
-      detach: !attached,
-    });
+    const handle = await this.#o.runtime
+      .exec(r.id, {
+        execId,
+        process,
+        stdin: req.AttachStdin === true && !options.detach,
+        tty,
+        detach: !attached,
+      })
+      .catch((err: unknown) => {
+        // dockerd's exit code for an exec that could not start.
+        exec.exitCode = 126;
+        throw err;
+      });
     exec.running = true;
     exec.pid = handle.pid;
     exec.resize = (h, w) => handle.resize(h, w);
-    this.#publish(r, `exec_start: ${req.Cmd.join(' ')}`, { execID: execId });
+    this.#publish(r, `exec_start: ${execLine(req.Cmd)}`, { execID: execId });
     const exited = handle.exited.then(
       (code) => {
         exec.running = false;
@@ -1292,6 +1301,16 @@ function normaliseHostConfig(h: HostConfig): HostConfig {
     MaskedPaths: null,
     ReadonlyPaths: null,
     ...stripUndefined(h),
+    // The docker CLI sends empty values where the daemon's defaults apply.
+    ...(h.LogConfig?.Type
+      ? {}
+      : { LogConfig: { Type: 'json-file', Config: h.LogConfig?.Config ?? {} } }),
+    ...(h.IpcMode ? {} : { IpcMode: 'private' }),
+    ...(h.CgroupnsMode ? {} : { CgroupnsMode: 'host' }),
+    ...(h.ShmSize ? {} : { ShmSize: 67108864 }),
+    ...(h.PidsLimit !== undefined && h.PidsLimit !== null && h.PidsLimit <= 0
+      ? { PidsLimit: null }
+      : {}),
     ...(h.NetworkMode === 'default' || !h.NetworkMode ? { NetworkMode: 'bridge' } : {}),
     ...(h.RestartPolicy?.Name ? {} : { RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } }),
   };
@@ -1306,6 +1325,33 @@ function withoutNulls(o: Record<string, unknown>): ImageRuntimeConfig {
   return Object.fromEntries(
     Object.entries(o).filter(([, v]) => v !== null && v !== undefined),
   ) as ImageRuntimeConfig;
+}
+
+/** An exec's command as dockerd's events name it: the path, a space, the arguments. */
+function execLine(cmd: readonly string[]): string {
+  return `${cmd[0] ?? ''} ${cmd.slice(1).join(' ')}`;
+}
+
+/**
+ * dockerd keeps /etc/hostname, /etc/hosts and /etc/resolv.conf in a layer under the
+ * container's own, so `docker diff` never lists them (nor /etc, when nothing else there changed).
+ */
+function withoutEngineFiles(
+  changes: { Path: string; Kind: number }[],
+): { Path: string; Kind: number }[] {
+  const engineFiles = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']);
+  const kept = changes.filter((c) => !engineFiles.has(c.Path));
+  const etcTouched = kept.some((c) => c.Path.startsWith('/etc/'));
+  return etcTouched || kept.length === changes.length
+    ? kept
+    : kept.filter((c) => !(c.Path === '/etc' && c.Kind === 0));
+}
+
+/** A path missing in a container: dockerd's message names the container. */
+function namingContainer(err: unknown, ref: string): never {
+  if (err instanceof NotFoundError)
+    throw new NotFoundError(`${err.message} ${ref}`, { cause: err });
+  throw err;
 }
 
 function ignoreGone(err: unknown): void {
