@@ -54,7 +54,16 @@ export function filterImages(
     if (!hit) throw new InvalidArgumentError(`No such image: ${ref}`);
     return hit.Created;
   };
-  return images.filter((img) => {
+  const patterns = filters.reference ?? [];
+  // Like dockerd, a reference filter also narrows each image's tags to the matching ones.
+  const narrowed =
+    patterns.length === 0
+      ? images
+      : images.map((img) => ({
+          ...img,
+          RepoTags: img.RepoTags.filter((t) => patterns.some((p) => referenceMatches(p, t))),
+        }));
+  return narrowed.filter((img) => {
     const dangling = filters.dangling?.[0];
     if (dangling !== undefined) {
       const want = dangling === 'true' || dangling === '1';
@@ -68,10 +77,7 @@ export function filterImages(
       const labels = img.Labels ?? {};
       if (eq < 0 ? !(l in labels) : labels[l.slice(0, eq)] !== l.slice(eq + 1)) return false;
     }
-    if (filters.reference?.length) {
-      const ok = filters.reference.some((p) => img.RepoTags.some((t) => referenceMatches(p, t)));
-      if (!ok) return false;
-    }
+    if (patterns.length > 0 && img.RepoTags.length === 0) return false;
     for (const b of filters.before ?? []) if (img.Created >= created(b)) return false;
     for (const s of filters.since ?? []) if (img.Created <= created(s)) return false;
     return true;
