@@ -39,11 +39,14 @@ export async function inspectObjects(
     format !== undefined && format !== '' && format !== 'json' ? parseTemplate(format) : undefined;
   const found: Record<string, unknown>[] = [];
   let failed = false;
+  let printed = 0;
   for (const ref of args) {
     try {
       const obj = await fetchOne(client, ref, kinds);
-      if (template) ctx.stdout.write(template.execute(obj) + '\n');
-      else found.push(obj);
+      if (template) {
+        ctx.stdout.write(template.execute(obj) + '\n');
+        printed++;
+      } else found.push(obj);
     } catch (err: unknown) {
       if (!(err instanceof ClientError)) throw err;
       failed = true;
@@ -57,6 +60,8 @@ export async function inspectObjects(
     }
   }
   if (!template) ctx.stdout.write(JSON.stringify(found, null, 4) + '\n');
+  // docker executes the template over what it found; nothing found still ends a line.
+  else if (printed === 0) ctx.stdout.write('\n');
   return failed ? 1 : 0;
 }
 

@@ -23,6 +23,11 @@ export const command: Command = {
       Os: process.platform,
       Arch: process.arch === 'x64' ? 'amd64' : process.arch,
       NodeVersion: process.version,
+      // The docker CLI's field names; the runtime is Node's, as berthd reports it too.
+      GoVersion: `node${process.versions.node}`,
+      GitCommit: '',
+      BuildTime: '',
+      Context: 'default',
     };
     let server: Record<string, unknown> | undefined;
     let error: ClientError | undefined;
@@ -45,8 +50,11 @@ export const command: Command = {
     let out = 'Client:\n';
     out += line('Version', clientInfo.Version);
     out += line('API version', clientInfo.ApiVersion);
-    out += line('Node version', clientInfo.NodeVersion);
+    out += line('Go version', clientInfo.GoVersion);
+    out += line('Git commit', clientInfo.GitCommit);
+    out += line('Built', clientInfo.BuildTime);
     out += line('OS/Arch', `${clientInfo.Os}/${clientInfo.Arch}`);
+    out += line('Context', clientInfo.Context);
     if (server) {
       out += `\nServer:${server.Platform && typeof server.Platform === 'object' ? ` ${String((server.Platform as { Name?: string }).Name ?? '')}` : ''}\n Engine:\n`;
       out += line('Version', server.Version, 2);
