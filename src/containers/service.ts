@@ -1109,6 +1109,8 @@ class Service implements ContainerService {
     const attached =
       !options.detach &&
       (req.AttachStdout !== false || req.AttachStderr !== false || req.AttachStdin === true);
+    // dockerd tells of the start before trying it: a command that is not found has one too.
+    this.#publish(r, `exec_start: ${execLine(req.Cmd)}`, { execID: execId });
     const handle = await this.#o.runtime
       .exec(r.id, {
         execId,
@@ -1125,7 +1127,6 @@ class Service implements ContainerService {
     exec.running = true;
     exec.pid = handle.pid;
     exec.resize = (h, w) => handle.resize(h, w);
-    this.#publish(r, `exec_start: ${execLine(req.Cmd)}`, { execID: execId });
     const exited = handle.exited.then(
       (code) => {
         exec.running = false;
