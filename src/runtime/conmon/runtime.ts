@@ -420,38 +420,7 @@ class ConmonRuntime implements Runtime {
     if (!(await exists(fifo))) {
       throw new ConflictError(`task ${id} is not in the created state`);
     }
-    await this.#releaseInit(rec, fifo);
-  }
-
-  /**
-   * What `runc start` does, without spawning it (that costs ~10 ms per start): runc init waits
-   * to open exec.fifo for writing; a reader lets it write one byte and exec the entrypoint;
-   * the fifo is then removed, which is how runc tells a started container from a created one.
-   * The fifo is opened non-blocking so that an init that died cannot hang the read.
-   */
-  async #releaseInit(rec: TaskRecord, fifo: string): Promise<void> {
-    const handle = await fs.open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-    try {
-      const buf = Buffer.alloc(8);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        try {
-          const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-          if (bytesRead > 0) break;
-        } catch (err: unknown) {
-          if (errnoCode(err) !== 'EAGAIN') throw err;
-        }
-        // No byte yet: init has not opened its end, or has not written.
-        if ((await this.#livePid(rec)) === undefined) {
-          throw new ConflictError(`task ${rec.id} exited before it could be started`);
-        }
-        if (Date.now() > deadline) throw new SystemError(`task ${rec.id}: runc init did not start`);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-    } finally {
-      await handle.close();
-    }
-    await fs.rm(fifo, { force: true });
+    await this.#runcCmd(['start', rec.id], id);
   }
 
   async kill(id: string, signal: number, options: { all?: boolean } = {}): Promise<void> {
