@@ -95,10 +95,13 @@ function makeEngine(
   runFlags: string[],
   daemonPids: () => number[],
 ): Engine {
-  const withFlags = (args: string[]): string[] =>
-    runFlags.length > 0 && (args[0] === 'run' || args[0] === 'create')
-      ? [args[0], ...runFlags, ...args.slice(1)]
-      : args;
+  const withFlags = (args: string[]): string[] => {
+    if (runFlags.length > 0 && (args[0] === 'run' || args[0] === 'create'))
+      return [args[0], ...runFlags, ...args.slice(1)];
+    // podman rm -f stops with a 10 s grace first; docker's and berth's kill at once.
+    if (id === 'podman' && args[0] === 'rm') return ['rm', '-t', '0', ...args.slice(1)];
+    return args;
+  };
   const cmd = (args: string[], options?: CommandOptions): Promise<CommandResult> =>
     runCommand([...cli, ...withFlags(args)], env, options);
   return {
