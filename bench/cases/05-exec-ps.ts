@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pool, repeat } from '../lib/stats.js';
 import type { BenchCase, BenchContext, Engine, EngineId, Metric } from '../lib/types.js';
 import { enginesOf, msOf } from './common.js';
@@ -19,6 +20,7 @@ async function createMore(ctx: BenchContext, owner: Engine, n: number): Promise<
   );
 }
 
+/** ps -a and inspect, the CLIs interleaved run by run so that neither gets the quieter moments. */
 async function listTimes(
   clis: Engine[],
   target: string,
@@ -26,18 +28,28 @@ async function listTimes(
   inspect: Values,
   rows: Values,
 ): Promise<void> {
+  // Let the engine settle after the creates before measuring.
+  await sleep(2000);
   for (const e of clis) {
-    const p = await repeat(2, LIST_RUNS, () => e.cmd(['ps', '-a']));
-    ps[e.id] = msOf(p, `${e.id} ps -a`);
-    rows[e.id] = [p[0]!.stdout.trim().split('\n').length - 1];
-    const i = await repeat(2, LIST_RUNS, () => e.cmd(['inspect', target]));
-    inspect[e.id] = msOf(i, `${e.id} inspect`);
+    ps[e.id] = [];
+    inspect[e.id] = [];
+  }
+  for (let i = 0; i < 2 + LIST_RUNS; i++) {
+    for (const e of clis) {
+      const p = await e.cmd(['ps', '-a']);
+      const n = await e.cmd(['inspect', target], { discardStdout: true });
+      msOf([p, n], `${e.id} ps -a / inspect`);
+      if (i < 2) continue;
+      ps[e.id]!.push(p.ms);
+      inspect[e.id]!.push(n.ms);
+      rows[e.id] = [p.stdout.trim().split('\n').length - 1];
+    }
   }
 }
 
 export const benchCase: BenchCase = {
   name: 'exec-ps',
-  description: `\`exec <c> true\` into a running container (${EXEC_RUNS} runs after 3 warm-up); then \`ps -a\` and \`inspect <c>\` (${LIST_RUNS} runs each) with ${FEW} and then ${MANY} containers of ours present (the others created, not started).`,
+  description: `\`exec <c> true\` into a running container (${EXEC_RUNS} runs after 3 warm-up); then \`ps -a\` and \`inspect <c>\` (${LIST_RUNS} runs each, the CLIs interleaved, after 2 warm-up and a 2 s settle) with ${FEW} and then ${MANY} containers of ours present (the others created, not started).`,
   async run(ctx) {
     const exec: Values = {};
     const [psFew, psMany, inFew, inMany, rowsFew, rowsMany]: Values[] = [{}, {}, {}, {}, {}, {}];
