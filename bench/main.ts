@@ -63,7 +63,7 @@ function newContext(engines: Engine[], berthHost: string): BenchContext {
       const engine = byId(key);
       const refs = [...(made.get(key) ?? [])];
       made.delete(key);
-      if (!engine) return;
+      if (!engine || refs.length === 0) return;
       for (let i = 0; i < refs.length; i += 50) {
         const batch = refs.slice(i, i + 50);
         // Already gone (--rm, removed by the case) is fine; anything else is reported.
@@ -73,6 +73,23 @@ function newContext(engines: Engine[], berthHost: string): BenchContext {
           (l) => !/no such container|no container with name or id/i.test(l),
         );
         if (real.length > 0) log(`cleanup on ${key}: ${real.slice(0, 3).join(' / ')}`);
+      }
+      // podman 4.3's rm -f removes nothing, and says nothing, when one name of a batch is
+      // missing: what is still listed goes one by one.
+      const left = await engine.cmd(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Names}}']);
+      if (left.code !== 0) {
+        log(`cleanup on ${key}: cannot list what is left: ${left.stderr.trim()}`);
+        return;
+      }
+      const wanted = new Set(refs);
+      const still = left.stdout
+        .split('\n')
+        .map((l) => l.trim().split(' '))
+        .filter(([id, name]) => wanted.has(id ?? '') || wanted.has(name ?? ''))
+        .map(([id]) => id!);
+      for (const id of still) {
+        const r = await engine.cmd(['rm', '-f', id]);
+        if (r.code !== 0) log(`cleanup on ${key}: ${id}: ${r.stderr.trim()}`);
       }
     },
     log,
