@@ -287,6 +287,16 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
     code = 1;
   }
-  // stdout and stderr are synchronous for files, pipes and TTYs on Linux, so nothing is lost.
+  // A pipe that is full makes Node queue stdout writes: exit only once both are flushed
+  // (an empty write's callback runs after everything queued before it). process.exit still
+  // ends what is left running, such as a stdin reader.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0) resolve();
+    else stream.write('', () => resolve());
+  });
 }

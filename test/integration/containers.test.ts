@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEngine, type Engine } from './harness.js';
+import { berthBin, runCommand, startEngine, type Engine } from './harness.js';
 
 // End-to-end: real containers through a real berthd, driven by bin/berth and the docker CLI.
 
@@ -184,6 +184,23 @@ describe('detached containers', () => {
     const logs = await engine.berth(['logs', 'flaky']);
     assert.equal(logs.stdout, 'run\nrun\nrun\n');
     await engine.berth(['rm', '-f', 'flaky']);
+  });
+});
+
+describe('output through a slow pipe', () => {
+  test('logs and run deliver everything before the CLI exits', async () => {
+    const bytes = 6_000_000;
+    const produce = `yes 0123456789abcdefghij | head -c ${bytes}`;
+    // The reader starts late, so the pipe fills and the CLI's writes queue up.
+    const slow = (cmd: string): Promise<{ stdout: string }> =>
+      runCommand('sh', ['-c', `${cmd} | (sleep 0.5; wc -c)`], { BERTH_HOST: engine.host });
+    const run = await slow(
+      `${process.execPath} ${berthBin} run --name chatty busybox sh -c '${produce}'`,
+    );
+    assert.equal(run.stdout.trim(), String(bytes));
+    const logs = await slow(`${process.execPath} ${berthBin} logs chatty`);
+    assert.equal(logs.stdout.trim(), String(bytes));
+    await engine.berth(['rm', 'chatty']);
   });
 });
 
