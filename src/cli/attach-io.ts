@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import type { Hijacked } from '../client/client.js';
 import { newDemuxer } from '../client/streams.js';
 import type { Io } from './command.js';
@@ -103,6 +104,10 @@ export function streamSession(
     if (options.stdin) {
       if (options.tty && stdinTty.isTTY && stdinTty.setRawMode) {
         stdinTty.setRawMode(true);
+        // libuv's raw mode keeps output post-processing (ONLCR), so the container's own
+        // \r\n would reach the terminal as \r\r\n; docker's raw mode turns it off. Leaving raw
+        // mode restores the terminal's saved settings, OPOST included.
+        spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
         rawSet = true;
       }
       const watch = options.tty ? newDetachWatcher(detachSequence(options.detachKeys)) : undefined;

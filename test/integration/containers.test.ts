@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { berthBin, runCommand, startEngine, type Engine } from './harness.js';
 
@@ -187,6 +190,96 @@ describe('detached containers', () => {
   });
 });
 
+/** Runs a berth command line under a pseudo-terminal (util-linux's script), as a user would. */
+function inTerminal(commandLine: string, input = ''): Promise<{ code: number; stdout: string }> {
+  return runCommand(
+    'script',
+    ['-qec', commandLine, '/dev/null'],
+    { BERTH_HOST: engine.host },
+    { input },
+  );
+}
+
+describe('terminals and run flags', () => {
+  const berthCmd = `${process.execPath} ${berthBin}`;
+
+  test('run -it and exec -it give the process a terminal and pass the exit code', async () => {
+    const run = await inTerminal(
+      `${berthCmd} run --rm -it busybox sh -c 'tty; echo $TERM; exit 5'`,
+    );
+    assert.equal(run.code, 5);
+    // Raw mode as docker's: the container's \r\n arrives as it is, not as \r\r\n.
+    assert.match(run.stdout, /\/dev\/pts\/\d+\r\nxterm\r\n/);
+    await engine.berth(['run', '-d', '--name', 'termy', 'busybox', 'sleep', '600']);
+    const exec = await inTerminal(`${berthCmd} exec -it termy sh -c 'tty; exit 6'`);
+    assert.equal(exec.code, 6);
+    assert.match(exec.stdout, /\/dev\/pts\/\d+\r\n/);
+    await engine.berth(['rm', '-f', 'termy']);
+  });
+
+  test('ctrl-p ctrl-q detaches and leaves the container running', async () => {
+    // Typed once the CLI has the terminal in raw mode (before, the tty would take ctrl-q as
+    // XON), and stdin kept open after, as a user's keyboard is.
+    const typing = "(sleep 1.5; printf 'echo typed\\n\\020\\021'; sleep 5)";
+    const r = await runCommand(
+      'sh',
+      ['-c', `${typing} | script -qec '${berthCmd} run -it --name detached busybox sh' /dev/null`],
+      { BERTH_HOST: engine.host },
+    );
+    assert.equal(r.code, 0);
+    const st = await engine.berth(['inspect', '--format', '{{.State.Status}}', 'detached']);
+    assert.equal(st.stdout, 'running\n');
+    await engine.berth(['rm', '-f', 'detached']);
+  });
+
+  test('--init, --env-file, --label-file and --cidfile', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-flags-'));
+    try {
+      await writeFile(path.join(dir, 'env'), 'A=1\n# a comment\nB=two words\n');
+      await writeFile(path.join(dir, 'labels'), 'team=blue\n');
+      const init = await engine.berth(['run', '--rm', '--init', 'busybox', 'ps', '-o', 'pid,comm']);
+      assert.match(init.stdout, /^\s*1 docker-init$/m);
+      const env = await engine.berth([
+        'run',
+        '--rm',
+        '--env-file',
+        path.join(dir, 'env'),
+        'busybox',
+        'sh',
+        '-c',
+        'echo "$A|$B"',
+      ]);
+      assert.equal(env.stdout, '1|two words\n');
+      const cidfile = path.join(dir, 'cid');
+      const run = await engine.berth([
+        'run',
+        '-d',
+        '--name',
+        'labelled',
+        '--cidfile',
+        cidfile,
+        '--label-file',
+        path.join(dir, 'labels'),
+        '-l',
+        'tier=web',
+        'busybox',
+        'true',
+      ]);
+      assert.equal(await readFile(cidfile, 'utf8'), run.stdout.trim());
+      const labels = await engine.berth([
+        'inspect',
+        '--format',
+        '{{json .Config.Labels}}',
+        'labelled',
+      ]);
+      assert.deepEqual(JSON.parse(labels.stdout), { team: 'blue', tier: 'web' });
+      await engine.berth(['rm', '-f', 'labelled']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('output through a slow pipe', () => {
   test('logs and run deliver everything before the CLI exits', async () => {
     const bytes = 6_000_000;
@@ -268,6 +361,27 @@ describe('live-restore', () => {
     assert.equal(exec.stdout, 'still here\n');
     await engine.stopDaemon();
     await engine.restart();
+    // --restart policies resume: a container that exits while berthd is down is restarted.
+    await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      'phoenix',
+      '--restart',
+      'always',
+      'busybox',
+      'sh',
+      '-c',
+      'sleep 1; exit 1',
+    ]);
+    await engine.crash();
+    await new Promise((r) => setTimeout(r, 1500));
+    await engine.restart();
+    await waitFor('phoenix restarted', async () => {
+      const r = await engine.berth(['inspect', '--format', '{{.RestartCount}}', 'phoenix']);
+      return Number(r.stdout.trim()) >= 1;
+    });
+    assert.equal((await engine.berth(['rm', '-f', 'phoenix'])).code, 0);
     assert.equal(
       (await engine.berth(['inspect', '--format', '{{.State.Status}}', 'survivor'])).stdout,
       'running\n',
