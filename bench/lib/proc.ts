@@ -62,10 +62,10 @@ export function memoryOfAll(pids: Iterable<number>): { rssKiB: number; pssKiB: n
 }
 
 /**
- * The processes that serve the given containers: those whose command line names one of the
- * ids (conmon -c <id>, containerd-shim -id <id>) and all their descendants.
+ * The engine's own per-container processes: those whose command line names one of the ids
+ * (conmon -c <id>, containerd-shim -id <id>), without the container's processes below them.
  */
-export function containerProcesses(table: Map<number, ProcInfo>, ids: string[]): Set<number> {
+export function shimProcesses(table: Map<number, ProcInfo>, ids: string[]): Set<number> {
   const roots = new Set<number>();
   const idSet = new Set(ids);
   for (const p of table.values()) {
@@ -76,6 +76,12 @@ export function containerProcesses(table: Map<number, ProcInfo>, ids: string[]):
       }
     }
   }
+  return roots;
+}
+
+/** The processes that serve the given containers: their shims and all their descendants. */
+export function containerProcesses(table: Map<number, ProcInfo>, ids: string[]): Set<number> {
+  const roots = shimProcesses(table, ids);
   const children = new Map<number, number[]>();
   for (const p of table.values()) {
     const list = children.get(p.ppid) ?? [];
