@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { CreateContainerRequest, HostConfig, RestartPolicy } from '../spec/engine.js';
+import type {
+  CreateContainerRequest,
+  HealthConfig,
+  HostConfig,
+  RestartPolicy,
+} from '../spec/engine.js';
 import { UsageError, type Flags, type FlagSpec } from './args.js';
 import { ramInBytes } from './human.js';
 
@@ -46,6 +51,38 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'stop-signal', kind: 'string', description: 'Signal to stop the container' },
   { long: 'stop-timeout', kind: 'number', description: 'Timeout (in seconds) to stop a container' },
   { long: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
+  { long: 'health-cmd', kind: 'string', description: 'Command to run to check health' },
+  {
+    long: 'health-interval',
+    kind: 'string',
+    description: 'Time between running the check (ms|s|m|h) (default 0s)',
+  },
+  {
+    long: 'health-retries',
+    kind: 'number',
+    description: 'Consecutive failures needed to report unhealthy',
+  },
+  {
+    long: 'health-timeout',
+    kind: 'string',
+    description: 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)',
+  },
+  {
+    long: 'health-start-period',
+    kind: 'string',
+    description:
+      'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)',
+  },
+  {
+    long: 'health-start-interval',
+    kind: 'string',
+    description: 'Time between running the check during the start period (ms|s|m|h) (default 0s)',
+  },
+  {
+    long: 'no-healthcheck',
+    kind: 'bool',
+    description: 'Disable any container-specified HEALTHCHECK',
+  },
   { long: 'privileged', kind: 'bool', description: 'Give extended privileges to this container' },
   { long: 'pull', kind: 'string', description: 'Pull image before running ("missing", "never")' },
   {
@@ -179,6 +216,92 @@ export function parsePublish(spec: string): { key: string; hostIp: string; hostP
   if (!/^\d+(-\d+)?$/.test(containerPort))
     throw new UsageError(`invalid containerPort: ${containerPort}`);
   return { key: `${containerPort}/${proto}`, hostIp, hostPort };
+}
+
+const durationUnits: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
+
+/** Go's time.ParseDuration, in nanoseconds; the error text is Go's. */
+export function parseGoDuration(text: string): number {
+  const quoted = JSON.stringify(text);
+  let rest = text;
+  let sign = 1;
+  if (rest.startsWith('-') || rest.startsWith('+')) {
+    if (rest.startsWith('-')) sign = -1;
+    rest = rest.slice(1);
+  }
+  if (rest === '0') return 0;
+  if (rest === '') throw new Error(`time: invalid duration ${quoted}`);
+  let total = 0;
+  while (rest !== '') {
+    const num = /^(\d*)(\.\d*)?/.exec(rest);
+    const digits = (num?.[1] ?? '') + (num?.[2] ?? '');
+    if (digits === '' || digits === '.') throw new Error(`time: invalid duration ${quoted}`);
+    rest = rest.slice(digits.length);
+    const unit = /^[^\d.]*/.exec(rest)?.[0] ?? '';
+    if (unit === '') throw new Error(`time: missing unit in duration ${quoted}`);
+    const scale = durationUnits[unit];
+    if (scale === undefined)
+      throw new Error(`time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`);
+    rest = rest.slice(unit.length);
+    total += Number(digits) * scale;
+  }
+  return sign * Math.round(total);
+}
+
+function durationFlag(flags: Flags, name: string): number {
+  const v = flags.string(name);
+  if (v === undefined) return 0;
+  try {
+    return parseGoDuration(v);
+  } catch (err: unknown) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new UsageError(`invalid argument "${v}" for "--${name}" flag: ${reason}`, { cause: err });
+  }
+}
+
+/** The --health-* and --no-healthcheck flags as the docker CLI maps them to Config.Healthcheck. */
+export function healthcheckFlags(flags: Flags): HealthConfig | undefined {
+  const cmd = flags.string('health-cmd') ?? '';
+  const interval = durationFlag(flags, 'health-interval');
+  const timeout = durationFlag(flags, 'health-timeout');
+  const startPeriod = durationFlag(flags, 'health-start-period');
+  const startInterval = durationFlag(flags, 'health-start-interval');
+  const retries = flags.number('health-retries') ?? 0;
+  const any =
+    cmd !== '' ||
+    interval !== 0 ||
+    timeout !== 0 ||
+    startPeriod !== 0 ||
+    retries !== 0 ||
+    startInterval !== 0;
+  if (flags.bool('no-healthcheck')) {
+    if (any) throw new UsageError('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!any) return undefined;
+  if (interval < 0) throw new UsageError('--health-interval cannot be negative');
+  if (timeout < 0) throw new UsageError('--health-timeout cannot be negative');
+  if (retries < 0) throw new UsageError('--health-retries cannot be negative');
+  if (startPeriod < 0) throw new UsageError('--health-start-period cannot be negative');
+  if (startInterval < 0) throw new UsageError('--health-start-interval cannot be negative');
+  // The docker CLI leaves zero fields out of the JSON (omitempty).
+  const hc: HealthConfig = {};
+  if (cmd !== '') hc.Test = ['CMD-SHELL', cmd];
+  if (interval) hc.Interval = interval;
+  if (timeout) hc.Timeout = timeout;
+  if (startPeriod) hc.StartPeriod = startPeriod;
+  if (startInterval) hc.StartInterval = startInterval;
+  if (retries) hc.Retries = retries;
+  return hc;
 }
 
 function sizeFlag(flags: Flags, name: string): number | undefined {
@@ -385,6 +508,8 @@ export function buildCreate(
     HostConfig: host,
     NetworkingConfig: { EndpointsConfig: {} },
   };
+  const healthcheck = healthcheckFlags(flags);
+  if (healthcheck) request.Healthcheck = healthcheck;
   const stopSignal = flags.string('stop-signal');
   if (stopSignal !== undefined) request.StopSignal = stopSignal;
   const stopTimeout = flags.number('stop-timeout');

@@ -1,6 +1,12 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ImageRuntimeConfig } from '../spec/oci-image.js';
-import type { ContainerConfig, CreateContainerRequest, HostConfig } from '../spec/engine.js';
+import type {
+  ContainerConfig,
+  CreateContainerRequest,
+  HealthConfig,
+  HostConfig,
+} from '../spec/engine.js';
+import { mergeHealthcheck } from './health.js';
 
 /**
  * Pure rules of container creation: merging the image's defaults into the container config
@@ -50,7 +56,11 @@ export function mergeImageConfig(
   if (!merged.WorkingDir) merged.WorkingDir = img.WorkingDir ?? '';
   if (img.Volumes) merged.Volumes = { ...img.Volumes, ...(user.Volumes ?? {}) };
   if (!merged.StopSignal && img.StopSignal) merged.StopSignal = img.StopSignal;
-  if (!merged.Healthcheck && img.Healthcheck) merged.Healthcheck = img.Healthcheck;
+  const healthcheck = mergeHealthcheck(
+    user.Healthcheck,
+    img.Healthcheck as HealthConfig | null | undefined,
+  );
+  if (healthcheck) merged.Healthcheck = healthcheck;
   if (!merged.Shell && img.Shell) merged.Shell = img.Shell;
   if (merged.OnBuild === undefined) merged.OnBuild = null;
   return merged;

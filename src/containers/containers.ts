@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerStatus, CreateContainerRequest } from '../spec/engine.js';
+import type { ContainerStatus, CreateContainerRequest, HealthState } from '../spec/engine.js';
 import type { OutputChunk } from '../runtime/runtime.js';
 
 /**
@@ -32,6 +32,8 @@ export interface ContainerRecord {
     finishedAt: string;
     /** Set by an explicit stop/kill through the API: restart policies then stay quiet. */
     stoppedByUser: boolean;
+    /** State.Health, once a container with a healthcheck has started. */
+    health?: HealthState;
   };
   restartCount: number;
   /** The container's snapshot key. */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ContainerRecord } from './containers.js';
+import { validateHealthFilter } from './health.js';
 
 /**
  * `docker ps --filter` and `docker container prune --filter`, as dockerd applies them: values of
@@ -62,6 +63,7 @@ export function filterContainers(
   for (const key of Object.keys(filters)) {
     if (!allowed.has(key)) throw new InvalidArgumentError(`invalid filter '${key}'`);
   }
+  validateHealthFilter(filters['health'] ?? []);
   for (const s of filters['status'] ?? []) {
     if (!statuses.has(s)) throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
   }
@@ -105,7 +107,8 @@ export function filterContainers(
       (before === undefined || created(r) < before) &&
       (since === undefined || created(r) > since) &&
       (until === undefined || created(r) < until) &&
-      any('is-task', (v) => v === 'false')
+      any('is-task', (v) => v === 'false') &&
+      any('health', (v) => (r.state.health?.Status ?? 'none') === v)
     );
   });
 }

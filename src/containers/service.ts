@@ -56,6 +56,17 @@ import { newRecordStore, type RecordStore } from './store.js';
 import { filterContainers } from './filters.js';
 import { detachScanner } from './detach.js';
 import type { ContainerFs } from './fs.js';
+import {
+  healthSuffix,
+  initialHealth,
+  newHealthMonitors,
+  probeCommand,
+  validateHealthcheck,
+  type HealthMonitors,
+  type LimitedBuffer,
+  type ProbeRun,
+} from './health.js';
+import type { HealthState } from '../spec/engine.js';
 
 export interface ContainerServiceOptions {
   /** `<data-root>/containers`. */
@@ -112,10 +123,20 @@ class Service implements ContainerService {
   readonly #names = new Map<string, string>();
   readonly #lock = new KeyedMutex();
   readonly #execs = new Map<string, ExecRecord>();
+  readonly #health: HealthMonitors;
 
   constructor(options: ContainerServiceOptions) {
     this.#o = options;
     this.#store = newRecordStore(options.root);
+    this.#health = newHealthMonitors({
+      exec: (id, cmd, output) => this.#probeExec(id, cmd, output),
+      current: (id) => {
+        const r = this.#byId.get(id)?.record;
+        if (!r) return undefined;
+        return { config: r.config, startedAt: r.state.startedAt, health: r.state.health };
+      },
+      update: (id, health, changed, live) => this.#healthUpdate(id, health, changed, live),
+    });
   }
 
   // ---- loading and reconciling -------------------------------------------------------------
@@ -158,7 +179,9 @@ class Service implements ContainerService {
       if (state && (state.status === 'running' || state.status === 'paused')) {
         r.state.status = state.status;
         r.state.pid = state.pid;
+        this.#resetHealth(r);
         await this.#store.save(r);
+        if (state.status === 'running') this.#health.start(r.id);
         return;
       }
       const exit = (await this.#o.runtime.exitInfo(r.id)) ?? {
@@ -224,6 +247,7 @@ class Service implements ContainerService {
   async create(request: CreateContainerRequest, name?: string): Promise<CreateResult> {
     const hostConfig: HostConfig = request.HostConfig ?? {};
     validateHostConfig(hostConfig);
+    validateHealthcheck(request.Healthcheck);
     if (!request.Image)
       throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const image = await this.#o.images.get(request.Image);
@@ -387,8 +411,10 @@ class Service implements ContainerService {
       startedAt: new Date().toISOString(),
       stoppedByUser: false,
     };
+    this.#resetHealth(r);
     await this.#store.save(r);
     this.#publish(r, 'start');
+    this.#health.start(r.id);
   }
 
   async #onExit(id: string, exit: ExitInfo): Promise<void> {
@@ -414,6 +440,7 @@ class Service implements ContainerService {
         oomKilled: exit.oomKilled,
         finishedAt: exit.finishedAt,
       };
+      this.#stopHealth(r);
       if (exit.oomKilled) this.#publish(r, 'oom');
       this.#publish(r, 'die', {
         exitCode: String(exit.exitCode),
@@ -552,6 +579,7 @@ class Service implements ContainerService {
       canPause(r.state.status, r.id);
       await this.#o.runtime.pause(r.id);
       r.state.status = 'paused';
+      this.#stopHealth(r);
       await this.#store.save(r);
     });
     this.#publish(r, 'pause');
@@ -564,6 +592,8 @@ class Service implements ContainerService {
       await this.#o.runtime.resume(r.id);
       r.state.status = 'running';
       await this.#store.save(r);
+      // dockerd's updateHealthMonitor: the loop resumes, the status as the pause left it.
+      this.#health.start(r.id);
     });
     this.#publish(r, 'unpause');
   }
@@ -606,6 +636,7 @@ class Service implements ContainerService {
 
   async #finishRemove(live: Live, exitCode: number): Promise<void> {
     const r = live.record;
+    this.#health.stop(r.id);
     const pending = live.task;
     live.task = undefined;
     await pending;
@@ -754,6 +785,7 @@ class Service implements ContainerService {
         Error: s.error,
         StartedAt: s.startedAt,
         FinishedAt: s.finishedAt,
+        ...(s.health ? { Health: s.health } : {}),
       },
       Image: r.imageId,
       ResolvConfPath: r.resolvConfPath,
@@ -1195,7 +1227,85 @@ class Service implements ContainerService {
     };
   }
 
+  // ---- healthchecks ---------------------------------------------------------------------------
+
+  /** dockerd's initHealthMonitor: a (re)started container with a probe is starting again. */
+  #resetHealth(r: ContainerRecord): void {
+    if (probeCommand(r.config)) r.state.health = initialHealth(r.state.health);
+  }
+
+  /** Stops the probe loop; dockerd then calls the container unhealthy (no event). */
+  #stopHealth(r: ContainerRecord): void {
+    if (this.#health.stop(r.id) && r.state.health) r.state.health.Status = 'unhealthy';
+  }
+
+  /** One probe: an exec as dockerd makes it, output collected, killable on timeout. */
+  async #probeExec(id: string, cmd: string[], output: LimitedBuffer): Promise<ProbeRun> {
+    const r = this.#byId.get(id)?.record;
+    if (!r) throw new NotFoundError(`No such container: ${id}`);
+    const { Id: execId } = await this.execCreate(r.id, {
+      Cmd: cmd,
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      Privileged: false,
+      User: r.config.User ?? '',
+      WorkingDir: r.config.WorkingDir ?? '',
+    });
+    const forget = (): void => void this.#execs.delete(execId);
+    let attachment: ExecAttachment | undefined;
+    try {
+      attachment = await this.execStart(execId, { detach: false, tty: false });
+    } catch (err: unknown) {
+      forget();
+      throw err;
+    }
+    if (!attachment) {
+      forget();
+      throw new SystemError(`healthcheck for container ${id} has no output stream`);
+    }
+    attachment.output.on('data', (c: OutputChunk) => output.write(c.data));
+    const done = new Promise<void>((resolve) => attachment.output.on('end', resolve));
+    const exited = attachment.exited.then(async (code) => {
+      // The output is complete once the stream has drained; bounded, as a leftover child may hold it.
+      await withTimeout(done, 1000);
+      forget();
+      return code;
+    });
+    const pid = this.#execs.get(execId)?.pid ?? 0;
+    return {
+      exited,
+      kill: async () => {
+        if (pid <= 0) return;
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch (err: unknown) {
+          if (errnoCode(err) !== 'ESRCH') throw err;
+        }
+      },
+    };
+  }
+
+  async #healthUpdate(
+    id: string,
+    health: HealthState,
+    changed: boolean,
+    live: () => boolean,
+  ): Promise<void> {
+    const l = this.#byId.get(id);
+    if (!l) return;
+    await this.#lock.withLock(id, async () => {
+      const r = l.record;
+      if (!live() || r.state.status !== 'running') return;
+      r.state.health = health;
+      await this.#store.save(r);
+      if (changed) this.#publish(r, `health_status: ${health.Status}`);
+    });
+  }
+
   async close(): Promise<void> {
+    await this.#health.close();
     for (const live of this.#byId.values()) clearTimeout(live.restartTimer);
     await Promise.all([...this.#byId.values()].map((l) => l.task));
   }
@@ -1227,7 +1337,7 @@ function statusText(r: ContainerRecord): string {
   const since = (t: string): string => humanDuration(Math.max(0, Date.now() - Date.parse(t)));
   switch (s.status) {
     case 'running':
-      return `Up ${since(s.startedAt)}`;
+      return `Up ${since(s.startedAt)}${healthSuffix(s.health)}`;
     case 'paused':
       return `Up ${since(s.startedAt)} (Paused)`;
     case 'restarting':

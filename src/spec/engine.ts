@@ -14,7 +14,7 @@ export interface ContainerConfig {
   StdinOnce?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | null;
-  Healthcheck?: unknown;
+  Healthcheck?: HealthConfig | null;
   ArgsEscaped?: boolean | null;
   Image?: string;
   Volumes?: Record<string, object> | null;
@@ -27,6 +27,35 @@ export interface ContainerConfig {
   StopSignal?: string | null;
   StopTimeout?: number | null;
   Shell?: string[] | null;
+}
+
+/** A container's or image's healthcheck; durations in nanoseconds, zero meaning the default. */
+export interface HealthConfig {
+  /** `[]` inherit, `["NONE"]` off, `["CMD", ...args]`, `["CMD-SHELL", command]`. */
+  Test?: string[] | null;
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+}
+
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One probe's result in State.Health.Log. */
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+/** State.Health of a container with a healthcheck. */
+export interface HealthState {
+  Status: HealthStatus;
+  FailingStreak: number;
+  /** The last five results, oldest first. */
+  Log: HealthLogEntry[];
 }
 
 export interface RestartPolicy {
