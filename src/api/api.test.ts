@@ -62,6 +62,8 @@ function fakeContainers(over: Partial<ContainerService>): ContainerService {
     execResize: unimplemented('execResize'),
     execInspect: unimplemented('execInspect'),
     counts: () => ({ running: 0, paused: 0, stopped: 0 }),
+    stats: unimplemented('stats'),
+    update: unimplemented('update'),
   };
   return { ...base, ...over };
 }

@@ -1,5 +1,6 @@
 import type { CreateContainerRequest } from '../spec/engine.js';
 import type { PathStat } from '../containers/containers.js';
+import type { UpdateRequest } from '../containers/update.js';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.js';
 import type { Router } from './router.js';
 import type { Services } from './server.js';
@@ -147,6 +148,32 @@ export function containerRoutes(router: Router, services: Services): void {
 
   router.add('GET', '/containers/{id}/top', async (ex) => {
     ex.json(200, await c.top(ex.params.id as string, qString(ex, 'ps_args')));
+  });
+
+  router.add('GET', '/containers/{id}/stats', async (ex) => {
+    const stream = qBool(ex, 'stream', true);
+    const oneShot = qBool(ex, 'one-shot');
+    if (stream && oneShot) {
+      throw new InvalidArgumentError('cannot have stream=true and one-shot=true');
+    }
+    const ac = new AbortController();
+    ex.signal.addEventListener('abort', () => ac.abort());
+    const objects = await c.stats(ex.params.id as string, { stream, oneShot, signal: ac.signal });
+    ex.stream(200, { 'Content-Type': 'application/json' });
+    try {
+      for await (const o of objects) {
+        if (ex.signal.aborted) break;
+        await writeOut(ex, JSON.stringify(o) + '\n');
+      }
+    } finally {
+      ac.abort();
+    }
+    ex.end();
+  });
+
+  router.add('POST', '/containers/{id}/update', async (ex) => {
+    const body = await objectBody(ex);
+    ex.json(200, await c.update(ex.params.id as string, body as UpdateRequest));
   });
 
   router.add('GET', '/containers/{id}/changes', async (ex) => {

@@ -23,6 +23,8 @@ const COMMANDS: Record<string, Loader> = {
   pause: () => import('./commands/pause.js'),
   unpause: () => import('./commands/unpause.js'),
   top: () => import('./commands/top.js'),
+  stats: () => import('./commands/stats.js'),
+  update: () => import('./commands/update.js'),
   diff: () => import('./commands/diff.js'),
   cp: () => import('./commands/cp.js'),
   port: () => import('./commands/port.js'),
@@ -70,6 +72,8 @@ const GROUPS: Record<string, Record<string, string>> = {
     pause: 'pause',
     unpause: 'unpause',
     top: 'top',
+    stats: 'stats',
+    update: 'update',
     diff: 'diff',
     cp: 'cp',
     port: 'port',
@@ -126,7 +130,7 @@ Management Commands:
 
 Commands:
   attach commit cp create diff events export history import inspect kill load logs pause port
-  rename restart rm rmi save start stop tag top unpause wait daemon
+  rename restart rm rmi save start stats stop tag top unpause update wait daemon
 
 Global Options:
 ${flagHelp(GLOBAL_FLAGS)}

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Mount } from '../mount/mount.js';
-import type { Process, RuntimeSpec } from '../spec/oci-runtime.js';
+import type { LinuxResources, Process, RuntimeSpec } from '../spec/oci-runtime.js';
 
 /**
  * The task runtime: runs OCI bundles through runc (crun where it works), each container under
@@ -112,6 +112,14 @@ export interface Runtime {
   onExit(listener: (id: string, exit: ExitInfo) => void): void;
   /** Host pids of every process in the task. */
   pids(id: string): Promise<number[]>;
+  /**
+   * The task's cgroup directories as runc recorded them, by controller (`memory`, `cpuacct`,
+   * ... on cgroup v1; `""` for the unified hierarchy, the only key on v2). Empty when the task
+   * has no runc state (not created, or already deleted).
+   */
+  cgroupPaths(id: string): Promise<Record<string, string>>;
+  /** Changes a live task's cgroup limits at once (`runc update`); unset fields stay as they are. */
+  update(id: string, resources: LinuxResources): Promise<void>;
   /** Where a task's rootfs is mounted while the task exists. */
   rootfsPath(id: string): string;
   /** IDs of every task the runtime holds state for, running or not. */

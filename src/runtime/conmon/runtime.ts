@@ -12,7 +12,7 @@ import {
   SystemError,
 } from '../../errors/index.js';
 import { isMountPoint, mountAll, unmountAll } from '../../mount/mount-linux.js';
-import type { Process } from '../../spec/oci-runtime.js';
+import type { LinuxResources, Process } from '../../spec/oci-runtime.js';
 import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic.js';
 import { run } from '../../util/exec.js';
 import type {
@@ -402,9 +402,10 @@ class ConmonRuntime implements Runtime {
     return rec.pid;
   }
 
-  async #runcCmd(args: string[], what: string): Promise<string> {
+  async #runcCmd(args: string[], what: string, input?: string): Promise<string> {
     const res = await run(this.#runc, ['--root', this.#runcRoot, '--log-format', 'json', ...args], {
       allowFailure: true,
+      ...(input !== undefined ? { input } : {}),
     });
     if (res.code !== 0) {
       const msg = runtimeMessage(res.stderr || res.stdout) || `exit status ${res.code}`;
@@ -491,6 +492,19 @@ class ConmonRuntime implements Runtime {
     const out = await this.#runcCmd(['ps', '--format', 'json', id], id);
     const pids = JSON.parse(out) as unknown;
     return Array.isArray(pids) ? pids.filter((p): p is number => typeof p === 'number') : [];
+  }
+
+  async cgroupPaths(id: string): Promise<Record<string, string>> {
+    checkId(id);
+    const state = await readJsonIfExists<{ cgroup_paths?: Record<string, string> }>(
+      path.join(this.#runcRoot, id, 'state.json'),
+    );
+    return { ...(state?.cgroup_paths ?? {}) };
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    await this.#requireRecord(id);
+    await this.#runcCmd(['update', '--resources', '-', id], id, JSON.stringify(resources));
   }
 
   async exitInfo(id: string): Promise<ExitInfo | undefined> {
