@@ -12,6 +12,7 @@ import {
   healthTimings,
   initialHealth,
   maxOutputLen,
+  newHealthMonitors,
   nextProbeDelay,
   probeCommand,
   timeoutOutput,
@@ -205,4 +206,64 @@ test('ps status suffix and the health= filter', () => {
     () => ids(['bogus']),
     /invalid filter 'health=bogus': invalid value for health \(bogus\): must be one of none, starting, healthy, unhealthy/,
   );
+});
+
+test('the monitor probes, records, kills a probe past its timeout and stops at once', async () => {
+  const config = {
+    Healthcheck: { Test: ['CMD', 'probe'], Interval: 1e7, Timeout: 5e7, Retries: 1 },
+  };
+  const state: { health: HealthState | undefined; events: string[]; kills: number } = {
+    health: undefined,
+    events: [],
+    kills: 0,
+  };
+  let mode: 'pass' | 'hang' = 'pass';
+  const monitors = newHealthMonitors({
+    exec: async (_id, cmd, output) => {
+      assert.deepEqual(cmd, ['probe']);
+      if (mode === 'pass') {
+        output.write(Buffer.from('ok'));
+        return { exited: Promise.resolve(0), kill: async () => undefined };
+      }
+      let die: (code: number) => void = () => undefined;
+      const exited = new Promise<number>((resolve) => (die = resolve));
+      output.write(Buffer.from('partial'));
+      return {
+        exited,
+        kill: async () => {
+          state.kills++;
+          die(137);
+        },
+      };
+    },
+    current: () => ({ config, startedAt: new Date().toISOString(), health: state.health }),
+    update: async (_id, health, changed, live) => {
+      if (!live()) return;
+      state.health = health;
+      if (changed) state.events.push(health.Status);
+    },
+  });
+  const until = async (ok: () => boolean): Promise<void> => {
+    const end = Date.now() + 10_000;
+    while (!ok()) {
+      if (Date.now() > end) assert.fail(`never: ${JSON.stringify(state)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  state.health = initialHealth(undefined);
+  monitors.start('c1');
+  await until(() => state.health?.Status === 'healthy');
+  assert.equal(state.health?.Log[0]?.Output, 'ok');
+  mode = 'hang';
+  await until(() => state.health?.Status === 'unhealthy');
+  assert.equal(state.health?.Log.at(-1)?.Output, 'Health check exceeded timeout (50ms): partial');
+  assert.equal(state.health?.Log.at(-1)?.ExitCode, -1);
+  assert.ok(state.kills >= 1);
+  assert.deepEqual(state.events.slice(0, 2), ['healthy', 'unhealthy']);
+  assert.equal(monitors.stop('c1'), true);
+  assert.equal(monitors.stop('c1'), false);
+  const frozen = JSON.stringify(state.health);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(JSON.stringify(state.health), frozen);
+  await monitors.close();
 });
