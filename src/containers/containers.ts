@@ -4,9 +4,6 @@ import type { OutputChunk } from '../runtime/runtime.js';
 import type { ContainerStats } from './cgroups.js';
 import type { StatsOptions } from './stats.js';
 import type { UpdateRequest } from './update.js';
-import type { ContainerStats } from './cgroups.js';
-import type { StatsOptions } from './stats.js';
-import type { UpdateRequest } from './update.js';
 
 /**
  * The container service: records, lifecycle and I/O of containers, over the image service,
@@ -199,16 +196,6 @@ export interface ContainerService {
   execResize(execId: string, height: number, width: number): Promise<void>;
   /** `GET /exec/{id}/json`. */
   execInspect(execId: string): Promise<Record<string, unknown>>;
-  /**
-   * `GET /containers/{id}/stats`: one object, or one a second while streaming (until the
-   * signal aborts); all zeros for a container that is not running.
-   */
-  stats(ref: string, options: StatsOptions): Promise<AsyncIterable<ContainerStats>>;
-  /**
-   * `POST /containers/{id}/update`: new cgroup limits, applied at once to a live task and kept
-   * in the record's HostConfig (so a restart keeps them), or a new restart policy.
-   */
-  update(ref: string, request: UpdateRequest): Promise<{ Warnings: string[] }>;
   /**
    * `GET /containers/{id}/stats`: one object, or one a second while streaming (until the
    * signal aborts); all zeros for a container that is not running.

@@ -59,9 +59,6 @@ import type { ContainerFs } from './fs.js';
 import type { ContainerStats } from './cgroups.js';
 import { containerStats, type StatsOptions } from './stats.js';
 import { hostLimits, planUpdate, updateResources, type UpdateRequest } from './update.js';
-import type { ContainerStats } from './cgroups.js';
-import { containerStats, type StatsOptions } from './stats.js';
-import { hostLimits, planUpdate, updateResources, type UpdateRequest } from './update.js';
 import {
   healthSuffix,
   initialHealth,
@@ -997,46 +994,6 @@ class Service implements ContainerService {
     }
     this.#publish(r, 'top');
     return { Titles: titles, Processes: processes };
-  }
-
-  // ---- stats and update (cgroups.ts, stats.ts, update.ts) --------------------------------
-
-  async stats(ref: string, options: StatsOptions): Promise<AsyncIterable<ContainerStats>> {
-    const r = this.#find(ref).record;
-    return containerStats(
-      {
-        id: r.id,
-        name: `/${r.name}`,
-        cgroupPaths: async () => {
-          if (r.state.status !== 'running' && r.state.status !== 'paused') return undefined;
-          const paths = await this.#o.runtime.cgroupPaths(r.id);
-          return Object.keys(paths).length > 0 ? paths : undefined;
-        },
-      },
-      options,
-    );
-  }
-
-  async update(ref: string, request: UpdateRequest): Promise<{ Warnings: string[] }> {
-    const live = this.#find(ref);
-    const host = await hostLimits();
-    return this.#lock.withLock(live.record.id, async () => {
-      const r = live.record;
-      const { hostConfig, warnings } = planUpdate(r.id, r.config.HostConfig ?? {}, request, host);
-      const state = await this.#o.runtime.state(r.id);
-      if (state && state.status !== 'stopped') {
-        try {
-          await this.#o.runtime.update(r.id, updateResources(hostConfig));
-        } catch (err: unknown) {
-          if (!(err instanceof SystemError)) throw err;
-          throw new SystemError(`Cannot update container ${r.id}: ${err.message}`, { cause: err });
-        }
-      }
-      r.config = { ...r.config, HostConfig: hostConfig };
-      await this.#store.save(r);
-      this.#publish(r, 'update');
-      return { Warnings: warnings };
-    });
   }
 
   // ---- stats and update (cgroups.ts, stats.ts, update.ts) --------------------------------
