@@ -78,6 +78,12 @@ describe('berth run', () => {
     assert.equal((await engine.berth(['ps', '-a', '-q'])).stdout, before.stdout);
   });
 
+  test('create of an unknown image fails as docker create does: the message, exit 1', async () => {
+    const r = await engine.berth(['create', '--pull=never', 'nosuchimage:1', 'true']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'Error response from daemon: No such image: nosuchimage:1\n');
+  });
+
   test('an unknown flag fails with 125', async () => {
     const r = await engine.berth(['run', '--no-such-flag', 'busybox', 'true']);
     assert.equal(r.code, 125);

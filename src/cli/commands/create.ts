@@ -9,7 +9,7 @@ export const command: Command = {
   minArgs: 1,
   flags: CREATE_FLAGS,
   async run(ctx, parsed) {
-    const { id } = await createContainer(ctx, parsed, true);
+    const { id } = await createContainer(ctx, parsed, true, 'create');
     ctx.stdout.write(`${id}\n`);
     return 0;
   },

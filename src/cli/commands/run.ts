@@ -6,12 +6,18 @@ import type { Parsed } from '../args.js';
 import { CREATE_FLAGS, buildCreate } from '../container-config.js';
 import { proxySignals, streamSession } from '../attach-io.js';
 import { runFailure, startExitCode, withDefaultTag } from '../run-errors.js';
+import { daemonMessage } from '../errors.js';
 
-/** Creates the container (no pull: a missing image is an error) and writes --cidfile. */
+/**
+ * Creates the container (no pull: a missing image is an error) and writes --cidfile. Engine
+ * errors fail as `run` fails them (`berth: ...`, 125) or, for `create`, as docker create does
+ * (the daemon's message alone, exit 1).
+ */
 export async function createContainer(
   ctx: CommandContext,
   parsed: Parsed,
   detach: boolean,
+  as: 'run' | 'create' = 'run',
 ): Promise<{ id: string; plan: ReturnType<typeof buildCreate> }> {
   const plan = buildCreate(parsed.flags, parsed.args, { detach });
   const client = ctx.client();
@@ -29,6 +35,7 @@ export async function createContainer(
     ) {
       ctx.stderr.write(`Unable to find image '${withDefaultTag(plan.image)}' locally\n`);
     }
+    if (as === 'create' && err instanceof ClientError) throw new ExitError(daemonMessage(err), 1);
     throw runFailure(err);
   }
   const cidfile = parsed.flags.string('cidfile');
