@@ -1004,6 +1004,7 @@ class Service implements ContainerService {
       {
         id: r.id,
         name: `/${r.name}`,
+        exists: () => this.#byId.has(r.id),
         cgroupPaths: async () => {
           if (r.state.status !== 'running' && r.state.status !== 'paused') return undefined;
           const paths = await this.#o.runtime.cgroupPaths(r.id);

@@ -68,6 +68,8 @@ export interface StatsTarget {
   id: string;
   /** With the leading slash, as dockerd reports it. */
   name: string;
+  /** False once the container is removed: a stream then ends, as dockerd's does. */
+  exists(): boolean;
   /** The cgroup paths while the container runs (or is paused); undefined otherwise. */
   cgroupPaths(): Promise<Record<string, string> | undefined>;
 }
@@ -119,7 +121,7 @@ export async function* containerStats(
     yield now ? statsObject(target.name, target.id, now, pre) : emptyStats(target.name, target.id);
     return;
   }
-  while (!options.signal?.aborted) {
+  while (!options.signal?.aborted && target.exists()) {
     const now = await sampleOf(target);
     if (now) {
       yield statsObject(target.name, target.id, now, pre);

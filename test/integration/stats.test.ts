@@ -199,7 +199,12 @@ describe('stats', () => {
       `/v1.47/containers/${p}-str/stats?stream=true&one-shot=true`,
     );
     assert.equal(bad.status, 400);
+    // Removing the container ends a stream, as dockerd's does.
+    const pending = streamed(engine.socket, `/v1.47/containers/${p}-str/stats`, 1000);
+    await new Promise((r) => setTimeout(r, 1500));
     await berth('rm', '-f', `${p}-str`);
+    const got = await pending;
+    assert.ok(got.length >= 1 && got.length < 1000);
   });
 
   test('memory usage grows when the container fills its /dev/shm', async () => {
