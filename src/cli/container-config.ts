@@ -7,6 +7,7 @@ import type {
 } from '../spec/engine.js';
 import { UsageError, type Flags, type FlagSpec } from './args.js';
 import { ramInBytes } from './human.js';
+import { applyResourceFlags, RESOURCE_FLAGS } from './resource-flags.js';
 
 /** The flags `run` and `create` share (docker's container create options). */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -145,6 +146,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
     kind: 'string',
     description: 'Override the key sequence for detaching a container',
   },
+  ...RESOURCE_FLAGS,
 ];
 
 function parseKeyValueFile(path: string): string[] {
@@ -467,17 +469,7 @@ export function buildCreate(
       return { Name: name, Soft: Number(soft), Hard: Number(hard ?? soft) };
     });
   }
-  const devices = flags.list('device');
-  if (devices.length > 0) {
-    host.Devices = devices.map((d) => {
-      const [onHost = '', inContainer, perms] = d.split(':');
-      return {
-        PathOnHost: onHost,
-        PathInContainer: inContainer ?? onHost,
-        CgroupPermissions: perms ?? 'rwm',
-      };
-    });
-  }
+  applyResourceFlags(flags, host);
   const logDriver = flags.string('log-driver');
   const logOpts = flags.list('log-opt');
   host.LogConfig = {

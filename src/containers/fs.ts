@@ -8,7 +8,13 @@ import { diffTar, tarTree } from '../archive/tar-tree.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
-import { findInitBinary } from '../runtime/oci/host.js';
+import {
+  blockDeviceNumbers,
+  findInitBinary,
+  listHostDevices,
+  resolveDeviceMappings,
+} from '../runtime/oci/host.js';
+import { adjustToHost, initRealtimeParent, probeHostSupport } from '../runtime/oci/host-support.js';
 import { buildSpec, validateContainerConfig } from '../runtime/oci/spec.js';
 import { loadSeccompProfile } from '../runtime/oci/seccomp.js';
 import { resolveUser } from '../runtime/oci/user.js';
@@ -32,6 +38,11 @@ import type { ContainerRecord, ExecCreateRequest, PathStat } from './containers.
 export interface ContainerFs {
   /** Create-time checks of config and HostConfig (InvalidArgumentError with dockerd's words). */
   validate(config: ContainerConfig, host: HostConfig): void;
+  /**
+   * HostConfig adjusted to what this host enforces, with dockerd's create warnings for what
+   * was dropped; throws InvalidArgumentError for settings the host cannot honour at all.
+   */
+  adjustToHost(host: HostConfig): { hostConfig: HostConfig; warnings: string[] };
   /** Writes hostname, hosts and resolv.conf into the container's directory. */
   writeEtcFiles(
     dir: string,
@@ -125,6 +136,8 @@ export async function newContainerFs(options: {
   images: ImageService;
   /** Where temporary mounts are made. */
   tmpRoot: string;
+  /** The daemon's real-time budget (µs) for the parent cgroup of real-time containers. */
+  cpuRealtime?: { period: number; runtime: number };
 }): Promise<ContainerFs> {
   const { snapshotter, images } = options;
   await fs.mkdir(options.tmpRoot, { recursive: true });
@@ -136,6 +149,7 @@ export async function newContainerFs(options: {
   }
   const initPath = await findInitBinary();
   const cpuCount = os.cpus().length;
+  const support = await probeHostSupport();
 
   const withMountedSnapshot = async <T>(
     key: string,
@@ -158,6 +172,13 @@ export async function newContainerFs(options: {
   const specFor = async (record: ContainerRecord, rootfs: string): Promise<RuntimeSpec> => {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
+    if (
+      support.cgroupVersion === 1 &&
+      options.cpuRealtime &&
+      ((host.CpuRealtimeRuntime ?? 0) > 0 || (host.CpuRealtimePeriod ?? 0) > 0)
+    ) {
+      await initRealtimeParent(host.CgroupParent || '/berth', options.cpuRealtime);
+    }
     const workdir = record.config.WorkingDir;
     if (workdir) {
       // dockerd makes the working directory when the image lacks it.
@@ -179,7 +200,12 @@ export async function newContainerFs(options: {
       },
       initPath,
       cpuCount,
+      swapLimit: support.swapLimit,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
+      ...(host.Privileged
+        ? { hostDevices: await listHostDevices() }
+        : { devices: await resolveDeviceMappings(host.Devices ?? []) }),
+      blockDevices: await blockDeviceNumbers(host),
     });
   };
 
@@ -188,6 +214,10 @@ export async function newContainerFs(options: {
       validateContainerConfig(config, host, { cpuCount });
       if (host.Init && !initPath)
         throw new InvalidArgumentError('--init needs tini or catatonit installed on the host');
+    },
+
+    adjustToHost(host) {
+      return adjustToHost(host, support);
     },
 
     async writeEtcFiles(dir, config) {

@@ -257,6 +257,7 @@ class Service implements ContainerService {
     const merged = mergeImageConfig(containerConfigOf(request), image.config.config);
     validateCommand(merged);
     this.#o.fs.validate(merged, hostConfig);
+    const adjusted = this.#o.fs.adjustToHost(hostConfig);
     const id = newId();
     const chosen = name ? validateName(name) : this.#freeName();
     const taken = this.#names.get(chosen);
@@ -270,14 +271,14 @@ class Service implements ContainerService {
     try {
       const record = await this.#make(id, chosen, request.Image, image, {
         ...merged,
-        HostConfig: normaliseHostConfig(hostConfig),
+        HostConfig: normaliseHostConfig(adjusted.hostConfig),
       });
       const live: Live = { record, waiters: new Set(), restartDelay: 100 };
       this.#byId.set(id, live);
       this.#publish(record, 'create');
       // Make the task now, so that start finds it ready: attach and start usually follow.
       live.task = this.#createTask(live).catch(() => undefined);
-      return { Id: id, Warnings: [] };
+      return { Id: id, Warnings: adjusted.warnings };
     } catch (err: unknown) {
       if (this.#names.get(chosen) === id) this.#names.delete(chosen);
       throw err;
@@ -1441,6 +1442,11 @@ function normaliseHostConfig(h: HostConfig): HostConfig {
     NanoCpus: 0,
     CgroupParent: '',
     BlkioWeight: 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: [],
+    BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [],
+    BlkioDeviceWriteIOps: [],
     CpuPeriod: 0,
     CpuQuota: 0,
     CpuRealtimePeriod: 0,

@@ -6,11 +6,16 @@ export interface DaemonOptions {
   execRoot: string;
   hosts: string[];
   debug: boolean;
+  /** `--cpu-rt-period`/`--cpu-rt-runtime` (µs): the real-time budget of berth's parent cgroup. */
+  cpuRealtime: { period: number; runtime: number };
 }
 
 export const defaultSocket = 'unix:///run/berth/berth.sock';
 
-/** `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug. */
+/**
+ * `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug,
+ * --cpu-rt-period, --cpu-rt-runtime.
+ */
 export function parseDaemonArgs(argv: string[]): DaemonOptions {
   let parsed;
   try {
@@ -23,6 +28,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         'exec-root': { type: 'string', default: '/run/berth' },
         host: { type: 'string', short: 'H', multiple: true },
         debug: { type: 'boolean', short: 'D', default: false },
+        'cpu-rt-period': { type: 'string' },
+        'cpu-rt-runtime': { type: 'string' },
       },
     });
   } catch (cause: unknown) {
@@ -40,7 +47,16 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     if (!h.startsWith('unix://') && !h.startsWith('/'))
       throw new InvalidArgumentError(`${h}: unsupported host (use unix:///path.sock)`);
   }
+  const micros = (name: 'cpu-rt-period' | 'cpu-rt-runtime'): number => {
+    const raw = v[name];
+    if (raw === undefined) return 0;
+    if (!/^\d+$/.test(raw)) {
+      throw new InvalidArgumentError(`invalid value ${JSON.stringify(raw)} for --${name}`);
+    }
+    return Number(raw);
+  };
   return {
+    cpuRealtime: { period: micros('cpu-rt-period'), runtime: micros('cpu-rt-runtime') },
     dataRoot: v['data-root'] ?? '/var/lib/berth',
     execRoot: v['exec-root'] ?? '/run/berth',
     hosts,

@@ -140,17 +140,39 @@ export interface HostConfig {
   CpuRealtimeRuntime?: number;
   CpusetCpus?: string;
   CpusetMems?: string;
-  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  BlkioWeightDevice?: WeightDevice[] | null;
+  BlkioDeviceReadBps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
+  Devices?: DeviceMapping[] | null;
   DeviceCgroupRules?: string[] | null;
   MemoryReservation?: number;
   MemorySwap?: number;
   MemorySwappiness?: number | null;
+  KernelMemory?: number;
   OomKillDisable?: boolean | null;
   Init?: boolean | null;
   PidsLimit?: number | null;
   Ulimits?: Ulimit[] | null;
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+export interface WeightDevice {
+  Path: string;
+  Weight: number;
+}
+
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
 }
 
 export type ContainerStatus =

@@ -1,7 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { isNotFound } from '../../errors/index.js';
+import type { BigIntStats } from 'node:fs';
+import { InvalidArgumentError, errnoCode, isNotFound } from '../../errors/index.js';
+import type { DeviceMapping, HostConfig } from '../../spec/engine.js';
 import type { LinuxDevice } from '../../spec/oci-runtime.js';
+import type { DeviceNumbers, MappedDevice } from './spec.js';
 import { knownCapabilities } from './spec.js';
 
 // Host facts the pure spec builder takes as input.
@@ -23,6 +26,24 @@ export async function findInitBinary(): Promise<string | undefined> {
     }
   }
   return undefined;
+}
+
+function deviceNumbers(rdev: bigint): DeviceNumbers {
+  return {
+    major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
+    minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+  };
+}
+
+function deviceOf(p: string, st: BigIntStats): LinuxDevice {
+  return {
+    path: p,
+    type: st.isCharacterDevice() ? 'c' : 'b',
+    ...deviceNumbers(st.rdev),
+    fileMode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+  };
 }
 
 // Directories under /dev whose nodes are per-container or not devices to hand on.
@@ -54,18 +75,7 @@ export async function listHostDevices(root = '/dev'): Promise<LinuxDevice[]> {
         if (isNotFound(err)) continue;
         throw err;
       }
-      const rdev = st.rdev;
-      const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-      const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-      out.push({
-        path: p,
-        type: e.isCharacterDevice() ? 'c' : 'b',
-        major,
-        minor,
-        fileMode: Number(st.mode & 0o7777n),
-        uid: Number(st.uid),
-        gid: Number(st.gid),
-      });
+      out.push(deviceOf(p, st));
     }
   };
   await walk(root);
@@ -82,4 +92,76 @@ export async function hostCapabilities(): Promise<string[]> {
   if (!hex) return [...knownCapabilities];
   const mask = BigInt(`0x${hex}`);
   return knownCapabilities.filter((_c, i) => (mask >> BigInt(i)) & 1n);
+}
+
+function systemMessage(err: unknown): string {
+  const code = errnoCode(err);
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'ENOTDIR') return 'not a directory';
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The devices `--device` names, as dockerd gathers them at start: a device node maps to one
+ * entry; a directory maps every device beneath it, its path under the container path. Throws
+ * InvalidArgumentError with dockerd's words for a missing path or a file that is no device.
+ */
+export async function resolveDeviceMappings(
+  mappings: readonly DeviceMapping[],
+): Promise<MappedDevice[]> {
+  const out: MappedDevice[] = [];
+  for (const m of mappings) {
+    const fail = (reason: string, cause?: unknown): never => {
+      throw new InvalidArgumentError(
+        `error gathering device information while adding custom device ${JSON.stringify(m.PathOnHost)}: ${reason}`,
+        { cause },
+      );
+    };
+    let st: BigIntStats;
+    try {
+      st = await fs.stat(m.PathOnHost, { bigint: true });
+    } catch (err: unknown) {
+      return fail(systemMessage(err), err);
+    }
+    const access = m.CgroupPermissions || 'rwm';
+    const inContainer = m.PathInContainer || m.PathOnHost;
+    if (st.isDirectory()) {
+      for (const d of await listHostDevices(m.PathOnHost)) {
+        out.push({
+          device: { ...d, path: path.join(inContainer, path.relative(m.PathOnHost, d.path)) },
+          access,
+        });
+      }
+      continue;
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) fail('not a device node');
+    out.push({ device: { ...deviceOf(inContainer, st) }, access });
+  }
+  return out;
+}
+
+/**
+ * The device numbers of the paths that blkio weight and throttle settings name, as dockerd
+ * reads them (`stat <path>: no such file or directory` when one is missing).
+ */
+export async function blockDeviceNumbers(h: HostConfig): Promise<Map<string, DeviceNumbers>> {
+  const paths = new Set(
+    [
+      ...(h.BlkioWeightDevice ?? []),
+      ...(h.BlkioDeviceReadBps ?? []),
+      ...(h.BlkioDeviceWriteBps ?? []),
+      ...(h.BlkioDeviceReadIOps ?? []),
+      ...(h.BlkioDeviceWriteIOps ?? []),
+    ].map((d) => d.Path),
+  );
+  const out = new Map<string, DeviceNumbers>();
+  for (const p of paths) {
+    try {
+      out.set(p, deviceNumbers((await fs.stat(p, { bigint: true })).rdev));
+    } catch (err: unknown) {
+      throw new InvalidArgumentError(`stat ${p}: ${systemMessage(err)}`, { cause: err });
+    }
+  }
+  return out;
 }

@@ -1,12 +1,18 @@
 import path from 'node:path/posix';
-import { InvalidArgumentError, NotImplementedError } from '../../errors/index.js';
-import type { ContainerConfig, HostConfig, HostConfigMount } from '../../spec/engine.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import type {
+  ContainerConfig,
+  HostConfig,
+  HostConfigMount,
+  ThrottleDevice,
+} from '../../spec/engine.js';
 import type { ImageRuntimeConfig } from '../../spec/oci-image.js';
 import type {
   LinuxDevice,
   LinuxDeviceCgroup,
   LinuxNamespace,
   LinuxResources,
+  LinuxThrottleDevice,
   RuntimeSpec,
   SpecMount,
 } from '../../spec/oci-runtime.js';
@@ -38,6 +44,10 @@ export interface SpecInput {
   initPath?: string;
   /** The host's devices, given to privileged containers. */
   hostDevices?: LinuxDevice[];
+  /** The devices HostConfig.Devices names, gathered by the caller (`resolveDeviceMappings`). */
+  devices?: MappedDevice[];
+  /** Device numbers of the paths the blkio device settings name (`blockDeviceNumbers`). */
+  blockDevices?: ReadonlyMap<string, DeviceNumbers>;
   /** Every capability the host kernel knows (privileged, --cap-add ALL); defaults to 0..40. */
   allCapabilities?: string[];
   /** CPUs on the host, for NanoCpus validation; defaults to no upper bound. */
@@ -49,6 +59,17 @@ export interface SpecInput {
    * (`loadSeccompProfile`); required when SecurityOpt names a file.
    */
   seccompProfile?: unknown;
+}
+
+export interface DeviceNumbers {
+  major: number;
+  minor: number;
+}
+
+/** A device given to the container and the cgroup access it gets (`rwm` letters). */
+export interface MappedDevice {
+  device: LinuxDevice;
+  access: string;
 }
 
 export const defaultPathEnv = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -842,8 +863,8 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
   const { config, hostConfig: h, image } = input;
   validateContainerConfig(config, h, { cpuCount: input.cpuCount });
   const security = parseSecurityOpt(h.SecurityOpt ?? []);
-  if (h.Devices && h.Devices.length > 0 && !h.Privileged) {
-    throw new NotImplementedError('device mappings (--device) are not supported yet');
+  if ((h.Devices?.length ?? 0) > 0 && !h.Privileged && !input.devices) {
+    throw new InvalidArgumentError('device mappings were not gathered');
   }
 
   const pidMode = h.PidMode ?? '';
@@ -931,7 +952,10 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
   }
   Object.assign(sysctl, h.Sysctls ?? {});
 
-  linux.resources = { ...linux.resources, ...resources(h, input.swapLimit ?? true) };
+  linux.resources = {
+    ...linux.resources,
+    ...resources(h, input.swapLimit ?? true, input.blockDevices),
+  };
 
   // Devices
   const rules = linux.resources.devices ?? [];
@@ -939,8 +963,19 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
     linux.devices = [...(input.hostDevices ?? [])];
     linux.resources.devices = [{ allow: true, access: 'rwm' }];
   } else {
-    linux.devices = [];
-    linux.resources.devices = [...rules, ...(h.DeviceCgroupRules ?? []).map(parseDeviceCgroupRule)];
+    const mapped = input.devices ?? [];
+    linux.devices = mapped.map((m) => m.device);
+    linux.resources.devices = [
+      ...rules,
+      ...mapped.map((m) => ({
+        allow: true,
+        type: m.device.type,
+        major: m.device.major,
+        minor: m.device.minor,
+        access: m.access,
+      })),
+      ...(h.DeviceCgroupRules ?? []).map(parseDeviceCgroupRule),
+    ];
   }
 
   linux.namespaces = namespaces(input);
@@ -1009,7 +1044,11 @@ function seccompFor(h: HostConfig, caps: readonly string[], loaded: unknown): un
   return loaded;
 }
 
-function resources(h: HostConfig, swapLimit: boolean): LinuxResources {
+function resources(
+  h: HostConfig,
+  swapLimit: boolean,
+  blockDevices: ReadonlyMap<string, DeviceNumbers> = new Map(),
+): LinuxResources {
   const out: LinuxResources = {};
   const memory: NonNullable<LinuxResources['memory']> = {};
   const limit = h.Memory ?? 0;
@@ -1042,7 +1081,30 @@ function resources(h: HostConfig, swapLimit: boolean): LinuxResources {
   if (h.CpuRealtimeRuntime) cpu.realtimeRuntime = h.CpuRealtimeRuntime;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
 
-  if (h.BlkioWeight) out.blockIO = { weight: h.BlkioWeight };
+  const numbers = (p: string): DeviceNumbers => {
+    const n = blockDevices.get(p);
+    if (!n) throw new InvalidArgumentError(`stat ${p}: device numbers were not gathered`);
+    return n;
+  };
+  const throttle = (list: readonly ThrottleDevice[] | null | undefined): LinuxThrottleDevice[] =>
+    (list ?? []).map((d) => ({ ...numbers(d.Path), rate: d.Rate }));
+  const blockIO: NonNullable<LinuxResources['blockIO']> = {};
+  if (h.BlkioWeight) blockIO.weight = h.BlkioWeight;
+  const weightDevice = (h.BlkioWeightDevice ?? []).map((d) => ({
+    ...numbers(d.Path),
+    weight: d.Weight,
+  }));
+  if (weightDevice.length > 0) blockIO.weightDevice = weightDevice;
+  for (const [key, list] of [
+    ['throttleReadBpsDevice', h.BlkioDeviceReadBps],
+    ['throttleWriteBpsDevice', h.BlkioDeviceWriteBps],
+    ['throttleReadIOPSDevice', h.BlkioDeviceReadIOps],
+    ['throttleWriteIOPSDevice', h.BlkioDeviceWriteIOps],
+  ] as const) {
+    const devices = throttle(list);
+    if (devices.length > 0) blockIO[key] = devices;
+  }
+  if (Object.keys(blockIO).length > 0) out.blockIO = blockIO;
   if (h.PidsLimit !== undefined && h.PidsLimit !== null) {
     out.pids = { limit: h.PidsLimit <= 0 ? -1 : h.PidsLimit };
   }
