@@ -7,7 +7,13 @@ import type {
 } from '../spec/engine.js';
 import { UsageError, type Flags, type FlagSpec } from './args.js';
 import { ramInBytes } from './human.js';
-import { applyResourceFlags, RESOURCE_FLAGS } from './resource-flags.js';
+import {
+  applyResourceFlags,
+  checkModes,
+  parseSysctl,
+  parseUlimit,
+  RESOURCE_FLAGS,
+} from './resource-flags.js';
 
 /** The flags `run` and `create` share (docker's container create options). */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -306,6 +312,12 @@ export function healthcheckFlags(flags: Flags): HealthConfig | undefined {
   return hc;
 }
 
+/** `-m, --memory` for a flag with a short form, as pflag names it in errors. */
+export function flagDisplay(name: string): string {
+  const short = CREATE_FLAGS.find((f) => f.long === name)?.short;
+  return short ? `-${short}, --${name}` : `--${name}`;
+}
+
 function sizeFlag(flags: Flags, name: string): number | undefined {
   const v = flags.string(name);
   if (v === undefined) return undefined;
@@ -313,7 +325,8 @@ function sizeFlag(flags: Flags, name: string): number | undefined {
   try {
     return ramInBytes(v);
   } catch (cause) {
-    throw new UsageError(`invalid argument "${v}" for "--${name}" flag: invalid size: '${v}'`, {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new UsageError(`invalid argument "${v}" for "${flagDisplay(name)}" flag: ${reason}`, {
       cause,
     });
   }
@@ -456,20 +469,11 @@ export function buildCreate(
   }
   if (Object.keys(tmpfs).length > 0) host.Tmpfs = tmpfs;
   const sysctls = flags.list('sysctl');
-  if (sysctls.length > 0) {
-    host.Sysctls = Object.fromEntries(
-      sysctls.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]),
-    );
-  }
+  if (sysctls.length > 0) host.Sysctls = Object.fromEntries(sysctls.map(parseSysctl));
   const ulimits = flags.list('ulimit');
-  if (ulimits.length > 0) {
-    host.Ulimits = ulimits.map((u) => {
-      const [name = '', limits = ''] = u.split('=');
-      const [soft = '', hard] = limits.split(':');
-      return { Name: name, Soft: Number(soft), Hard: Number(hard ?? soft) };
-    });
-  }
+  if (ulimits.length > 0) host.Ulimits = ulimits.map(parseUlimit);
   applyResourceFlags(flags, host);
+  checkModes(host);
   const logDriver = flags.string('log-driver');
   const logOpts = flags.list('log-opt');
   host.LogConfig = {

@@ -28,15 +28,26 @@ export function ellipsis(s: string, max: number): string {
 
 /** docker's units.RAMInBytes: `512m`, `1g`, `100` (binary units). */
 export function ramInBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(text.trim());
-  if (!m) throw new Error(`invalid size: '${text}'`);
-  const mult: Record<string, number> = {
-    '': 1,
-    k: 1024,
-    m: 1024 ** 2,
-    g: 1024 ** 3,
-    t: 1024 ** 4,
-    p: 1024 ** 5,
+  // go-units' parseSize: the number is everything up to the last digit, dot or space.
+  const sep = Math.max(...[...'0123456789. '].map((c) => text.lastIndexOf(c)));
+  if (sep < 0) throw new Error(`invalid size: '${text}'`);
+  const num = text[sep] === ' ' ? text.slice(0, sep) : text.slice(0, sep + 1);
+  let suffix = text.slice(sep + 1);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(num)) {
+    throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
+  }
+  const size = Number(num);
+  if (size < 0) throw new Error(`invalid size: '${text}'`);
+  if (suffix === '') return Math.trunc(size);
+  const bad = (): never => {
+    throw new Error(`invalid suffix: '${suffix}'`);
   };
-  return Math.trunc(Number(m[1]) * (mult[(m[2] ?? '').toLowerCase()] ?? 1));
+  if (suffix.length > 3) bad();
+  suffix = suffix.toLowerCase();
+  if (suffix[0] === 'b') return suffix.length > 1 ? bad() : Math.trunc(size);
+  const exponent = 'kmgtp'.indexOf(suffix[0] ?? '');
+  if (exponent < 0) bad();
+  if (suffix.length === 2 && suffix[1] !== 'b') bad();
+  if (suffix.length === 3 && suffix.slice(1) !== 'ib') bad();
+  return Math.trunc(size * 1024 ** (exponent + 1));
 }

@@ -126,5 +126,5 @@ test('bad resource flags are usage errors', () => {
     () => hostOf(['--device-cgroup-rule', 'c 1:3 rx', 'busybox']),
     /invalid device cgroup format 'c 1:3 rx'/,
   );
-  assert.throws(() => hostOf(['--kernel-memory', '10q', 'busybox']), /invalid size: '10q'/);
+  assert.throws(() => hostOf(['--kernel-memory', '10q', 'busybox']), /invalid suffix: 'q'/);
 });

@@ -190,17 +190,22 @@ export function applyResourceFlags(flags: Flags, host: HostConfig): void {
     if (v !== undefined) host[field] = v;
   }
   const swappiness = flags.number('memory-swappiness');
-  if (swappiness !== undefined && swappiness !== -1) host.MemorySwappiness = swappiness;
+  if (swappiness !== undefined && swappiness !== -1) {
+    if (swappiness < 0 || swappiness > 100) {
+      throw new UsageError(`invalid value: ${swappiness}. Valid memory swappiness range is 0-100`);
+    }
+    host.MemorySwappiness = swappiness;
+  }
   if (flags.has('oom-kill-disable')) host.OomKillDisable = flags.bool('oom-kill-disable');
   const kernel = flags.string('kernel-memory');
   if (kernel !== undefined) {
     try {
       host.KernelMemory = ramInBytes(kernel);
     } catch (cause) {
-      throw new UsageError(
-        `invalid argument "${kernel}" for "--kernel-memory" flag: invalid size: '${kernel}'`,
-        { cause },
-      );
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new UsageError(`invalid argument "${kernel}" for "--kernel-memory" flag: ${reason}`, {
+        cause,
+      });
     }
   }
   const mems = flags.string('cpuset-mems');
@@ -236,4 +241,85 @@ export function applyResourceFlags(flags: Flags, host: HostConfig): void {
     }
   }
   if (rules.length > 0) host.DeviceCgroupRules = rules;
+}
+
+const namespacedSysctls = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
+
+/** Whether a sysctl lives in a namespace a container has of its own (the docker CLI's list). */
+export function namespacedSysctl(key: string): boolean {
+  return namespacedSysctls.has(key) || key.startsWith('net.') || key.startsWith('fs.mqueue.');
+}
+
+/** `--sysctl key=value`, refused as the docker CLI refuses what is not namespaced. */
+export function parseSysctl(spec: string): [string, string] {
+  const eq = spec.indexOf('=');
+  if (eq < 0 || !namespacedSysctl(spec.slice(0, eq))) {
+    throw new UsageError(
+      `invalid argument "${spec}" for "--sysctl" flag: sysctl '${spec}' is not allowed`,
+    );
+  }
+  return [spec.slice(0, eq), spec.slice(eq + 1)];
+}
+
+const ulimitNames = new Set([
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+]);
+
+/** `--ulimit name=soft[:hard]`, with go-units' checks and words. */
+export function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
+  const bad = (reason: string): never => {
+    throw new UsageError(`invalid argument "${spec}" for "--ulimit" flag: ${reason}`);
+  };
+  const parts = spec.split('=');
+  if (parts.length !== 2) bad(`invalid ulimit argument: ${spec}`);
+  const [name = '', limits = ''] = parts;
+  if (!ulimitNames.has(name)) bad(`invalid ulimit type: ${name}`);
+  const nums = limits.split(':');
+  if (nums.length > 2)
+    bad(`too many limit value arguments - ${limits}, can only have up to two, \`soft[:hard]\``);
+  const int = (t: string): number => {
+    if (!/^-?\d+$/.test(t)) bad(`strconv.ParseInt: parsing ${JSON.stringify(t)}: invalid syntax`);
+    return Number(t);
+  };
+  const soft = int(nums[0] ?? '');
+  const hard = nums.length === 2 ? int(nums[1] ?? '') : soft;
+  if (soft > hard)
+    bad(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { Name: name, Soft: soft, Hard: hard };
+}
+
+/** The namespace-mode flags the docker CLI checks before it sends anything. */
+export function checkModes(host: HostConfig): void {
+  const pid = host.PidMode ?? '';
+  if (!(pid === '' || pid === 'host' || (pid.startsWith('container:') && pid.length > 10))) {
+    throw new UsageError('--pid: invalid PID mode');
+  }
+  if (!['', 'host'].includes(host.UTSMode ?? '')) throw new UsageError('--uts: invalid UTS mode');
+  if (!['', 'host'].includes(host.UsernsMode ?? '')) {
+    throw new UsageError('--userns: invalid USER mode');
+  }
 }

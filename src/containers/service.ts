@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { defaultMaskedPaths, defaultReadonlyPaths } from '../runtime/oci/spec.js';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import {
@@ -256,8 +257,9 @@ class Service implements ContainerService {
     const image = await this.#o.images.get(request.Image);
     const merged = mergeImageConfig(containerConfigOf(request), image.config.config);
     validateCommand(merged);
-    this.#o.fs.validate(merged, hostConfig);
+    // dockerd's order: what the host cannot enforce is dropped first, then the rest checked.
     const adjusted = this.#o.fs.adjustToHost(hostConfig);
+    this.#o.fs.validate(merged, adjusted.hostConfig);
     const id = newId();
     const chosen = name ? validateName(name) : this.#freeName();
     const taken = this.#names.get(chosen);
@@ -1415,8 +1417,6 @@ function normaliseHostConfig(h: HostConfig): HostConfig {
     VolumeDriver: '',
     VolumesFrom: null,
     ConsoleSize: [0, 0],
-    CapAdd: null,
-    CapDrop: null,
     CgroupnsMode: 'host',
     Dns: [],
     DnsOptions: [],
@@ -1461,8 +1461,6 @@ function normaliseHostConfig(h: HostConfig): HostConfig {
     OomKillDisable: null,
     PidsLimit: null,
     Ulimits: [],
-    MaskedPaths: null,
-    ReadonlyPaths: null,
     ...stripUndefined(h),
     // The docker CLI sends empty values where the daemon's defaults apply.
     ...(h.LogConfig?.Type
@@ -1476,7 +1474,21 @@ function normaliseHostConfig(h: HostConfig): HostConfig {
       : {}),
     ...(h.NetworkMode === 'default' || !h.NetworkMode ? { NetworkMode: 'bridge' } : {}),
     ...(h.RestartPolicy?.Name ? {} : { RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } }),
+    CapAdd: canonicalCapabilities(h.CapAdd),
+    CapDrop: canonicalCapabilities(h.CapDrop),
+    // dockerd records the default masked and read-only paths of an unprivileged container.
+    MaskedPaths: h.MaskedPaths ?? (h.Privileged ? null : [...defaultMaskedPaths]),
+    ReadonlyPaths: h.ReadonlyPaths ?? (h.Privileged ? null : [...defaultReadonlyPaths]),
   };
+}
+
+/** `net_admin` → `CAP_NET_ADMIN`, as dockerd stores capability lists; `ALL` stays. */
+function canonicalCapabilities(caps: string[] | null | undefined): string[] | null {
+  if (!caps || caps.length === 0) return caps === undefined ? null : caps;
+  return caps.map((c) => {
+    const upper = c.toUpperCase();
+    return upper === 'ALL' || upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+  });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

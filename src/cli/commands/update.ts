@@ -12,9 +12,9 @@ function size(flags: Flags, name: string): number | undefined {
   try {
     return ramInBytes(v);
   } catch (cause) {
-    throw new UsageError(`invalid argument "${v}" for "--${name}" flag: invalid size: '${v}'`, {
-      cause,
-    });
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const display = name === 'memory' ? '-m, --memory' : `--${name}`;
+    throw new UsageError(`invalid argument "${v}" for "${display}" flag: ${reason}`, { cause });
   }
 }
 

@@ -13,6 +13,8 @@ const everything: HostSupport = {
   cpuRealtime: true,
   apparmor: false,
   selinux: false,
+  cpus: '0-1',
+  mems: '0',
 };
 const nothing: HostSupport = {
   ...everything,
@@ -134,4 +136,17 @@ test('the cgroup namespace defaults to private on v2 and host on v1', () => {
       .CgroupnsMode,
     'host',
   );
+});
+
+test("cpusets naming absent CPUs or nodes are refused with dockerd's words", () => {
+  assert.throws(
+    () => adjustToHost({ CpusetCpus: '7' }, everything),
+    /^InvalidArgumentError: Requested CPUs are not available - requested 7, available: 0-1$/,
+  );
+  assert.throws(
+    () => adjustToHost({ CpusetMems: '0-1' }, everything),
+    /Requested memory nodes are not available - requested 0-1, available: 0/,
+  );
+  assert.throws(() => adjustToHost({ CpusetCpus: '1-0' }, everything), /Invalid value 1-0/);
+  assert.equal(adjustToHost({ CpusetCpus: '0,1' }, everything).hostConfig.CpusetCpus, '0,1');
 });

@@ -18,6 +18,9 @@ export interface HostSupport {
   cpuRealtime: boolean;
   apparmor: boolean;
   selinux: boolean;
+  /** The CPUs and memory nodes containers may be given (cpuset list syntax: `0-3,5`). */
+  cpus: string;
+  mems: string;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -33,6 +36,25 @@ async function exists(p: string): Promise<boolean> {
 /** Reads the host's support from /sys (the cgroup v1 controllers' files, or v2's). */
 export async function probeHostSupport(root = '/sys/fs/cgroup'): Promise<HostSupport> {
   const v2 = await exists(path.join(root, 'cgroup.controllers'));
+  const read = async (...candidates: string[]): Promise<string> => {
+    for (const c of candidates) {
+      const text = await fs.readFile(c, 'utf8').catch(() => undefined);
+      if (text !== undefined && text.trim() !== '') return text.trim();
+    }
+    return '';
+  };
+  const cpuset = {
+    cpus: await read(
+      path.join(root, 'cpuset', 'cpuset.cpus'),
+      path.join(root, 'cpuset.cpus.effective'),
+      '/sys/devices/system/cpu/online',
+    ),
+    mems: await read(
+      path.join(root, 'cpuset', 'cpuset.mems'),
+      path.join(root, 'cpuset.mems.effective'),
+      '/sys/devices/system/node/online',
+    ),
+  };
   const lsm = {
     apparmor: (await fs.readFile('/sys/module/apparmor/parameters/enabled', 'utf8').catch(() => ''))
       .trim()
@@ -54,6 +76,7 @@ export async function probeHostSupport(root = '/sys/fs/cgroup'): Promise<HostSup
       memorySwappiness: false,
       cpuRealtime: false,
       ...lsm,
+      ...cpuset,
     };
   }
   const file = (controller: string, name: string): Promise<boolean> =>
@@ -69,6 +92,7 @@ export async function probeHostSupport(root = '/sys/fs/cgroup'): Promise<HostSup
     memorySwappiness: await file('memory', 'memory.swappiness'),
     cpuRealtime: await file('cpu', 'cpu.rt_runtime_us'),
     ...lsm,
+    ...cpuset,
   };
 }
 
@@ -95,6 +119,8 @@ export function adjustToHost(
       'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
     );
   }
+  // dockerd's default: swap as large as the memory limit (a MemorySwap of twice Memory).
+  if ((h.Memory ?? 0) > 0 && (h.MemorySwap ?? 0) === 0) h.MemorySwap = (h.Memory ?? 0) * 2;
   if ((h.Memory ?? 0) > 0 && h.MemorySwap !== -1 && !support.swapLimit) {
     warnings.push(
       'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.',
@@ -114,6 +140,8 @@ export function adjustToHost(
       );
     }
   }
+  checkCpuset(h.CpusetCpus ?? '', support.cpus, 'cpus', 'CPUs');
+  checkCpuset(h.CpusetMems ?? '', support.mems, 'mems', 'memory nodes');
   if ((h.BlkioWeight ?? 0) > 0 && !support.blkioWeight) {
     warnings.push(
       'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.',
@@ -197,5 +225,34 @@ export async function initRealtimeParent(
       await fs.writeFile(path.join(dir, 'cpu.rt_period_us'), `${budget.period}`);
     if (budget.runtime > 0)
       await fs.writeFile(path.join(dir, 'cpu.rt_runtime_us'), `${budget.runtime}`);
+  }
+}
+
+/** A cpuset list (`0-3,5`) as the set of its members; undefined when malformed. */
+export function parseCpusetList(list: string): Set<number> | undefined {
+  const out = new Set<number>();
+  if (list.trim() === '') return out;
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return undefined;
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) return undefined;
+    for (let i = from; i <= to; i++) out.add(i);
+  }
+  return out;
+}
+
+function checkCpuset(requested: string, available: string, kind: string, what: string): void {
+  if (requested === '') return;
+  const want = parseCpusetList(requested);
+  if (!want) throw new InvalidArgumentError(`Invalid value ${requested} for cpuset ${kind}`);
+  const have = parseCpusetList(available);
+  // A host whose list cannot be read is not second-guessed; the runtime will refuse.
+  if (!have || available === '') return;
+  if ([...want].some((n) => !have.has(n))) {
+    throw new InvalidArgumentError(
+      `Requested ${what} are not available - requested ${requested}, available: ${available}`,
+    );
   }
 }

@@ -140,19 +140,20 @@ export const knownCapabilities: readonly string[] = [
   'CAP_CHECKPOINT_RESTORE',
 ];
 
+/** dockerd's list, in its order (dockerd stores it in HostConfig at create). */
 export const defaultMaskedPaths: readonly string[] = [
-  '/proc/acpi',
   '/proc/asound',
+  '/proc/acpi',
   '/proc/interrupts',
   '/proc/kcore',
   '/proc/keys',
   '/proc/latency_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
   '/proc/timer_list',
   '/proc/timer_stats',
-  '/sys/devices/virtual/powercap',
+  '/proc/sched_debug',
+  '/proc/scsi',
   '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 
 export const defaultReadonlyPaths: readonly string[] = [
@@ -243,6 +244,7 @@ export function validateContainerConfig(
   validateCapabilityList(hostConfig.CapAdd, 'CapAdd');
   validateCapabilityList(hostConfig.CapDrop, 'CapDrop');
   validateResources(hostConfig, options.cpuCount);
+  validateSysctls(hostConfig);
   if (!validIpcMode(hostConfig.IpcMode ?? '')) {
     throw new InvalidArgumentError(`invalid IPC mode: ${hostConfig.IpcMode ?? ''}`);
   }
@@ -852,6 +854,39 @@ export function parseDeviceCgroupRule(rule: string): LinuxDeviceCgroup {
   return out;
 }
 
+const namespacedSysctls = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
+
+/**
+ * Only sysctls of a namespace the container has of its own: IPC ones unless it shares the
+ * host's IPC namespace, net.* unless it shares the host's network namespace.
+ */
+function validateSysctls(h: HostConfig): void {
+  for (const [key, value] of Object.entries(h.Sysctls ?? {})) {
+    const ipc = namespacedSysctls.has(key) || key.startsWith('fs.mqueue.');
+    const net = key.startsWith('net.');
+    if (!ipc && !net) {
+      throw new InvalidArgumentError(`sysctl '${key}=${value}' is not allowed`);
+    }
+    if (ipc && h.IpcMode === 'host') {
+      throw new InvalidArgumentError(`sysctl '${key}' is not allowed in the host's IPC namespace`);
+    }
+    if (net && h.NetworkMode === 'host') {
+      throw new InvalidArgumentError(
+        `sysctl '${key}' is not allowed in the host's network namespace`,
+      );
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -859,7 +894,7 @@ export function parseDeviceCgroupRule(rule: string): LinuxDeviceCgroup {
  * image and container configuration applied in dockerd's order. `root.path` is left for the
  * runtime to set. Throws InvalidArgumentError with dockerd's messages for invalid settings.
  */
-export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string } {
+export function buildSpec(input: SpecInput): RuntimeSpec {
   const { config, hostConfig: h, image } = input;
   validateContainerConfig(config, h, { cpuCount: input.cpuCount });
   const security = parseSecurityOpt(h.SecurityOpt ?? []);
@@ -889,7 +924,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
   const env = replaceOrAppendEnv(envDefaults, mergeEnv(config.Env, image.Env));
   const caps = effectiveCapabilities(h, input.allCapabilities);
 
-  const spec: RuntimeSpec & { domainname?: string } = {
+  const spec: RuntimeSpec = {
     ociVersion: '1.0.2-dev',
     process: {
       terminal: tty,
@@ -921,7 +956,10 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
   if (tty && h.ConsoleSize && (h.ConsoleSize[0] || h.ConsoleSize[1])) {
     spec.process.consoleSize = { height: h.ConsoleSize[0], width: h.ConsoleSize[1] };
   }
-  if (config.Domainname) spec.domainname = config.Domainname;
+  // As dockerd: the NIS domain name through the sysctl, which every runc version applies.
+  if (config.Domainname && h.UTSMode !== 'host') {
+    (spec.linux.sysctl ??= {})['kernel.domainname'] = config.Domainname;
+  }
   if (security.noNewPrivileges) spec.process.noNewPrivileges = true;
   if (h.Ulimits && h.Ulimits.length > 0) {
     spec.process.rlimits = h.Ulimits.map((u) => ({
