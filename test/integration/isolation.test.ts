@@ -586,3 +586,32 @@ describe('limits hold under load', () => {
     assert.ok(limited.throttled > 0, 'the limited run was never throttled');
   });
 });
+
+describe('real-time CPU scheduling', () => {
+  test("with the daemon's --cpu-rt-runtime, --cpu-rt-runtime applies inside the container", async () => {
+    const rt = await startEngine({ daemonArgs: ['--cpu-rt-runtime', '95000'] });
+    try {
+      const r = await rt.berth([
+        'run',
+        '--rm',
+        '--cpu-rt-period',
+        '100000',
+        '--cpu-rt-runtime',
+        '2000',
+        'busybox',
+        'sh',
+        '-c',
+        `${cg('cpu/cpu.rt_runtime_us', 'cpu.rt_runtime_us')}; ${cg('cpu/cpu.rt_period_us', 'cpu.rt_period_us')}`,
+      ]);
+      if (readFileSync('/proc/self/cgroup', 'utf8').startsWith('0::')) {
+        // cgroup v2 has no real-time group scheduling: create refuses as dockerd does.
+        assert.match(r.stderr, /does not support CPU real-time scheduler/);
+      } else {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, '2000\n100000\n');
+      }
+    } finally {
+      await rt.stop();
+    }
+  });
+});

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../errors/index.js';
-import { adjustToHost, type HostSupport } from './host-support.js';
+import { adjustToHost, probeHostSupport, type HostSupport } from './host-support.js';
 
 const everything: HostSupport = {
   cgroupVersion: 1,
@@ -149,4 +152,49 @@ test("cpusets naming absent CPUs or nodes are refused with dockerd's words", () 
   );
   assert.throws(() => adjustToHost({ CpusetCpus: '1-0' }, everything), /Invalid value 1-0/);
   assert.equal(adjustToHost({ CpusetCpus: '0,1' }, everything).hostConfig.CpusetCpus, '0,1');
+});
+
+test('probing a cgroup v1 and a v2 hierarchy', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-probe-'));
+  try {
+    const v2 = path.join(dir, 'v2');
+    await mkdir(v2);
+    await writeFile(path.join(v2, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+    await writeFile(path.join(v2, 'cpuset.cpus.effective'), '0-3\n');
+    await writeFile(path.join(v2, 'cpuset.mems.effective'), '0\n');
+    const s2 = await probeHostSupport(v2);
+    assert.equal(s2.cgroupVersion, 2);
+    assert.equal(s2.blkioThrottle, true);
+    assert.equal(s2.memorySwappiness, false);
+    assert.equal(s2.cpuRealtime, false);
+    assert.equal(s2.cpus, '0-3');
+
+    const v1 = path.join(dir, 'v1');
+    for (const c of ['blkio', 'memory', 'cpu', 'cpuset'])
+      await mkdir(path.join(v1, c), { recursive: true });
+    await writeFile(path.join(v1, 'blkio', 'blkio.throttle.read_bps_device'), '');
+    await writeFile(path.join(v1, 'memory', 'memory.memsw.limit_in_bytes'), '');
+    await writeFile(path.join(v1, 'cpu', 'cpu.rt_runtime_us'), '950000');
+    await writeFile(path.join(v1, 'cpuset', 'cpuset.cpus'), '0-1\n');
+    await writeFile(path.join(v1, 'cpuset', 'cpuset.mems'), '0\n');
+    const s1 = await probeHostSupport(v1);
+    assert.deepEqual(
+      { ...s1, apparmor: false, selinux: false },
+      {
+        cgroupVersion: 1,
+        blkioWeight: false,
+        blkioWeightDevice: false,
+        blkioThrottle: true,
+        swapLimit: true,
+        memorySwappiness: false,
+        cpuRealtime: true,
+        apparmor: false,
+        selinux: false,
+        cpus: '0-1',
+        mems: '0',
+      },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
