@@ -49,7 +49,11 @@ export interface ContainerFs {
     config: CreateContainerRequest,
   ): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }>;
   /** The runtime spec, with the user resolved in the mounted rootfs. */
-  spec(record: ContainerRecord, rootfs: string): Promise<RuntimeSpec>;
+  spec(
+    record: ContainerRecord,
+    rootfs: string,
+    namespacePath?: (container: string, kind: 'net' | 'ipc' | 'pid') => string,
+  ): Promise<RuntimeSpec>;
   /** The process of an exec, derived from the container's own. */
   execProcess(
     record: ContainerRecord,
@@ -169,7 +173,11 @@ export async function newContainerFs(options: {
     }
   };
 
-  const specFor = async (record: ContainerRecord, rootfs: string): Promise<RuntimeSpec> => {
+  const specFor = async (
+    record: ContainerRecord,
+    rootfs: string,
+    namespacePath?: (container: string, kind: 'net' | 'ipc' | 'pid') => string,
+  ): Promise<RuntimeSpec> => {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
     if (
@@ -200,6 +208,7 @@ export async function newContainerFs(options: {
       },
       initPath,
       cpuCount,
+      ...(namespacePath ? { namespacePath } : {}),
       swapLimit: support.swapLimit,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
       ...(host.Privileged

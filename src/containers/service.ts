@@ -210,6 +210,16 @@ class Service implements ContainerService {
 
   // ---- lookups ------------------------------------------------------------------------------
 
+  #has(ref: string): boolean {
+    try {
+      this.#find(ref);
+      return true;
+    } catch (err: unknown) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
   #find(ref: string): Live {
     const name = ref.replace(/^\//, '');
     const exact = this.#byId.get(ref);
@@ -259,6 +269,16 @@ class Service implements ContainerService {
     validateCommand(merged);
     // dockerd's order: what the host cannot enforce is dropped first, then the rest checked.
     const adjusted = this.#o.fs.adjustToHost(hostConfig);
+    // `container:<name>` modes are recorded with the donor's full ID, as dockerd does.
+    for (const key of ['PidMode', 'IpcMode', 'NetworkMode'] as const) {
+      const mode = adjusted.hostConfig[key] ?? '';
+      // An absent network donor is left to fail at start, as dockerd lets it.
+      if (key === 'NetworkMode' && !this.#has(mode.slice('container:'.length))) continue;
+      if (mode.startsWith('container:')) {
+        adjusted.hostConfig[key] =
+          `container:${this.#find(mode.slice('container:'.length)).record.id}`;
+      }
+    }
     this.#o.fs.validate(merged, adjusted.hostConfig);
     const id = newId();
     const chosen = name ? validateName(name) : this.#freeName();
@@ -340,6 +360,30 @@ class Service implements ContainerService {
     }
   }
 
+  /**
+   * The namespace of a running container that `container:<id>` modes join, with dockerd's
+   * refusals: the donor must be running, and share its IPC namespace on purpose.
+   */
+  #joinable(target: string, kind: 'net' | 'ipc' | 'pid'): string {
+    const donor = this.#find(target).record;
+    const running = donor.state.status === 'running' || donor.state.status === 'paused';
+    if (kind === 'ipc') {
+      const why = !running
+        ? `container ${donor.id} is not running`
+        : donor.config.HostConfig?.IpcMode !== 'shareable'
+          ? 'non-shareable IPC (hint: use IpcMode:shareable for the donor container)'
+          : '';
+      if (why) throw new ConflictError(`can't join IPC of container ${donor.id}: ${why}`);
+    } else if (!running) {
+      throw new ConflictError(
+        kind === 'net'
+          ? `cannot join network of a non running container: ${donor.id}`
+          : `container ${donor.id} is not running`,
+      );
+    }
+    return `/proc/${donor.state.pid}/ns/${kind}`;
+  }
+
   /** conmon + runc create: the task exists, stopped before its entrypoint. */
   async #createTask(live: Live): Promise<void> {
     const r = live.record;
@@ -351,7 +395,7 @@ class Service implements ContainerService {
       stdin: r.config.OpenStdin === true,
       tty: r.config.Tty === true,
       leaveStdinOpen: r.config.Tty === true || r.config.StdinOnce !== true,
-      spec: (rootfs) => this.#o.fs.spec(r, rootfs),
+      spec: (rootfs) => this.#o.fs.spec(r, rootfs, (target, kind) => this.#joinable(target, kind)),
     });
   }
 

@@ -18,6 +18,8 @@ const sfx = randomBytes(3).toString('hex');
 const p = `iso-${sfx}`;
 const image = `${p}-img:latest`;
 const cgroupParent = `/${p}-parent`;
+/** A running container on each engine whose namespaces `container:` modes join. */
+const target = `${p}-target`;
 
 let engine: Engine;
 
@@ -319,6 +321,24 @@ const cases: Case[] = [
     fields: ['NetworkMode'],
   },
   {
+    name: '--pid container:',
+    flags: ['--pid', `container:${target}`],
+    observe: 'readlink /proc/self/ns/pid; tr "\\0" " " < /proc/1/cmdline',
+    fields: ['PidMode'],
+  },
+  {
+    name: '--ipc container:',
+    flags: ['--ipc', `container:${target}`],
+    observe: 'readlink /proc/self/ns/ipc',
+    fields: ['IpcMode'],
+  },
+  {
+    name: '--network container:',
+    flags: ['--network', `container:${target}`],
+    observe: 'readlink /proc/self/ns/net',
+    fields: ['NetworkMode'],
+  },
+  {
     name: '--cgroupns private',
     flags: ['--cgroupns', 'private'],
     observe: 'readlink /proc/self/ns/cgroup; grep -E "^[0-9]+:memory:" /proc/self/cgroup',
@@ -379,13 +399,33 @@ async function runOn(
   const inspect = await cli(['inspect', '--format', '{{json .HostConfig}}', name]);
   await cli(['rm', '-f', name]);
   assert.equal(inspect.code, 0, `inspect ${name}: ${inspect.stderr}\nrun: ${r.stderr}`);
+  // The namespaces of the `container:` target, as that engine's target has them.
+  const links = await cli([
+    'exec',
+    target,
+    'sh',
+    '-c',
+    'for k in pid ipc net; do readlink /proc/self/ns/$k; done',
+  ]);
+  const asTarget = (text: string): string =>
+    links.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .reduce((t, link) => t.split(link).join(`TARGET-${link.split(':')[0] ?? ''}`), text);
   return {
     code: r.code,
-    stdout: normalizeOut(r.stdout),
+    stdout: normalizeOut(asTarget(r.stdout)),
     // Warnings the CLI prints from create, in order; the rest of stderr is the command's own.
     stderr: normalizeOut(r.stderr),
-    host: JSON.parse(inspect.stdout) as Record<string, unknown>,
+    host: JSON.parse(inspect.stdout.split(await targetId(cli)).join('TARGET')) as Record<
+      string,
+      unknown
+    >,
   };
+}
+
+async function targetId(cli: (args: string[]) => Promise<CommandResult>): Promise<string> {
+  return (await cli(['inspect', '--format', '{{.Id}}', target])).stdout.trim();
 }
 
 function pick(host: Record<string, unknown>, fields: string[]): Record<string, unknown> {
@@ -401,10 +441,23 @@ before(async () => {
   for (const cli of [anchor, (a: string[]) => engine.docker(a)]) {
     const r = await cli(['import', anchorTar, image]);
     assert.equal(r.code, 0, r.stderr);
+    const t = await cli([
+      'run',
+      '-d',
+      '--name',
+      target,
+      '--ipc',
+      'shareable',
+      image,
+      'sleep',
+      '600',
+    ]);
+    assert.equal(t.code, 0, t.stderr);
   }
 });
 
 after(async () => {
+  await anchor(['rm', '-f', target]);
   await anchor(['rmi', '-f', image]);
   await engine?.stop();
   // Both engines leave a custom cgroup parent behind (dockerd does too): remove ours.
