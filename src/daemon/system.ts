@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import type { ContainerService } from '../containers/containers.js';
 import type { ImageService } from '../images/images.js';
 import type { SystemService } from '../system/system.js';
+import { probeHostSupport } from '../runtime/oci/host-support.js';
 import type { DaemonOptions } from './options.js';
 
 export const berthVersion = '0.1.0';
@@ -73,6 +74,7 @@ export function newSystemService(options: {
     async info(): Promise<Record<string, unknown>> {
       const counts = options.containers.counts();
       const images = await options.images.list();
+      const support = await probeHostSupport();
       return {
         ID: options.id,
         Containers: counts.running + counts.paused + counts.stopped,
@@ -84,7 +86,7 @@ export function newSystemService(options: {
         DriverStatus: [['Backing Filesystem', 'extfs']],
         Plugins: { Volume: [], Network: [], Authorization: null, Log: ['k8s-file'] },
         MemoryLimit: true,
-        SwapLimit: false,
+        SwapLimit: support.swapLimit,
         CpuCfsPeriod: true,
         CpuCfsQuota: true,
         CPUShares: true,
@@ -133,7 +135,11 @@ export function newSystemService(options: {
         ContainerdCommit: { ID: '' },
         RuncCommit: { ID: '' },
         InitCommit: { ID: '' },
-        SecurityOptions: ['name=cgroupns'],
+        // The default seccomp profile is berth's own, applied as dockerd's built-in one is.
+        SecurityOptions: [
+          'name=seccomp,profile=builtin',
+          ...(support.cgroupVersion === 2 ? ['name=cgroupns'] : []),
+        ],
         Warnings: [],
         BerthStarted: started,
       };
