@@ -1057,7 +1057,9 @@ class Images implements ImageService {
   }
 
   async build(options: BuildImageOptions): Promise<ImageRecord> {
-    const parent = options.parent ? (this.#records.get(options.parent.id) ?? options.parent) : undefined;
+    const parent = options.parent
+      ? (this.#records.get(options.parent.id) ?? options.parent)
+      : undefined;
     const platform = parsePlatform(options.platform);
     return this.#withLease(async (lease) => {
       for (const c of parent?.chainIDs ?? []) lease.snapshots.add(c);

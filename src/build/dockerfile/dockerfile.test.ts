@@ -22,7 +22,7 @@ function syntaxError(text: string, line: number, detail: RegExp): void {
       assert.ok(err instanceof DockerfileSyntaxError, String(err));
       assert.equal(err.line, line);
       assert.match(err.detail, detail);
-      assert.match(err.message, new RegExp(`^Dockerfile parse error line ${line}: `));
+      assert.match(err.message, new RegExp(`^dockerfile parse error line ${line}: `));
       return true;
     },
   );

@@ -10,7 +10,7 @@ export class DockerfileSyntaxError extends Error {
     readonly line: number,
     readonly column: number,
   ) {
-    super(`Dockerfile parse error line ${line}: ${detail} (column ${column})`);
+    super(`dockerfile parse error line ${line}: ${detail} (column ${column})`);
   }
 }
 
