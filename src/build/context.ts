@@ -355,7 +355,9 @@ export function entriesTar(entries: CopyEntry[]): Readable {
 export async function hashEntries(entries: CopyEntry[]): Promise<string> {
   const h = createHash('sha256');
   for (const e of entries) {
-    h.update(`${e.name}\0${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.linkname ?? ''}\0`);
+    h.update(
+      `${e.name}\0${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.linkname ?? ''}\0`,
+    );
     if (e.type === 'file') {
       if (e.data) h.update(e.data);
       else {

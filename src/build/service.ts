@@ -8,12 +8,7 @@ import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.
 import type { ImageRecord, ImageService } from '../images/images.js';
 import type { ImageRuntimeConfig } from '../spec/oci-image.js';
 import { shortId } from '../util/digest.js';
-import type {
-  BuildMessage,
-  BuildRequest,
-  BuildResult,
-  BuildService,
-} from './build.js';
+import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
 import { BuildStepError } from './build.js';
 import {
   applyIgnore,
@@ -38,6 +33,7 @@ import {
 } from './dockerfile/instructions.js';
 import { DockerfileSyntaxError } from './dockerfile/parser.js';
 import { expandWord } from './dockerfile/shell-word.js';
+import { withoutMountPoints } from './layer-filter.js';
 import {
   applyMeta,
   cacheKey,
@@ -91,7 +87,8 @@ class Builder implements BuildService {
   async open(): Promise<void> {
     await fs.mkdir(this.#tmp, { recursive: true });
     for (const e of await fs.readdir(this.#tmp)) {
-      if (e.startsWith(tmpPrefix)) await fs.rm(path.join(this.#tmp, e), { recursive: true, force: true });
+      if (e.startsWith(tmpPrefix))
+        await fs.rm(path.join(this.#tmp, e), { recursive: true, force: true });
     }
   }
 
@@ -127,7 +124,11 @@ class Builder implements BuildService {
         try {
           text = await fs.readFile(path.join(ctx, rel), 'utf8');
         } catch (err: unknown) {
-          if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'EISDIR' || errnoCode(err) === 'ENOTDIR') {
+          if (
+            errnoCode(err) === 'ENOENT' ||
+            errnoCode(err) === 'EISDIR' ||
+            errnoCode(err) === 'ENOTDIR'
+          ) {
             throw new InvalidArgumentError(
               `Cannot locate specified Dockerfile: ${dockerfileName}`,
               { cause: err },
@@ -160,9 +161,9 @@ class Builder implements BuildService {
     run.total =
       df.metaArgs.length +
       df.stages
-        .filter((s) => needed.has(s.index))
+        .filter((s) => s.index <= target.index)
         .reduce((n, s) => n + 1 + s.instructions.length, 0) +
-      (labels.length > 0 ? 1 : 0);
+      labels.length;
     const meta: StageState = this.#freshState({}, req, df.escape);
     for (const a of df.metaArgs) {
       this.#stepLine(run, a.original);
@@ -171,7 +172,12 @@ class Builder implements BuildService {
     }
     let final: ImageRecord | undefined;
     for (const stage of df.stages) {
-      if (!needed.has(stage.index)) continue;
+      if (stage.index > target.index) break;
+      if (!needed.has(stage.index)) {
+        // Not built: the target does not need it. Its steps keep their numbers, as in dockerd.
+        run.step += 1 + stage.instructions.length;
+        continue;
+      }
       final = await this.#buildStage(run, stage, meta, stage === target ? labels : []);
     }
     const unused = Object.keys(req.buildArgs)
@@ -223,7 +229,9 @@ class Builder implements BuildService {
     if (/^\d+$/.test(word)) {
       const n = Number(word);
       if (n >= before) {
-        throw new InvalidArgumentError(`invalid from flag value ${word}: refers to a current or later build stage`);
+        throw new InvalidArgumentError(
+          `invalid from flag value ${word}: refers to a current or later build stage`,
+        );
       }
       return df.stages[n];
     }
@@ -297,7 +305,8 @@ class Builder implements BuildService {
       image = undefined;
       config = { Env: [defaultPathEnv] };
     } else {
-      if (imageName === '') throw new InvalidArgumentError('base name (${' + '}) should not be blank');
+      if (imageName === '')
+        throw new InvalidArgumentError('base name (${' + '}) should not be blank');
       try {
         image = await this.#images.get(imageName);
       } catch (err: unknown) {
@@ -312,6 +321,10 @@ class Builder implements BuildService {
       config = structuredClone(image.config.config ?? {});
     }
     if (image) run.out(` ---> ${shortId(image.id)}\n`);
+    // As dockerd: a stage's environment always has a PATH.
+    if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) {
+      config.Env = [...(config.Env ?? []), defaultPathEnv];
+    }
     const state = this.#freshState(config, req, df.escape);
     // The meta ARGs' values stay visible to a stage only through its own ARG lines.
     const triggers = state.config.OnBuild ?? [];
@@ -329,14 +342,17 @@ class Builder implements BuildService {
       this.#stepLine(run, ins.original);
       current = await this.#step(run, stage, state, current, ins, meta);
     }
-    if (labels.length > 0) {
-      const pairs = labels.map((k) => `${JSON.stringify(k)}=${JSON.stringify(req.labels[k] ?? '')}`);
-      const original = `LABEL ${pairs.join(' ')}`;
-      const ins = parseDockerfile(`FROM scratch\n${original}`).stages[0]?.instructions[0];
-      if (ins) {
-        this.#stepLine(run, original);
-        current = await this.#step(run, stage, state, current, ins, meta);
-      }
+    // `--label`: one LABEL step per label, sorted, as dockerd adds them.
+    for (const k of labels) {
+      const v = req.labels[k] ?? '';
+      const ins: Instruction = {
+        kind: 'LABEL',
+        line: 0,
+        original: `LABEL ${k}=${v}`,
+        pairs: [{ key: escapeLiteral(k), value: escapeLiteral(v) }],
+      };
+      this.#stepLine(run, ins.original);
+      current = await this.#step(run, stage, state, current, ins, meta);
     }
     for (const u of state.used) run.used.add(u);
     run.stages.set(stage.index, { image: current, config: state.config });
@@ -344,7 +360,11 @@ class Builder implements BuildService {
   }
 
   /** Finds a cached step image: same parent, same key. */
-  async #cached(run: Run, parent: ImageRecord | undefined, key: string): Promise<ImageRecord | undefined> {
+  async #cached(
+    run: Run,
+    parent: ImageRecord | undefined,
+    key: string,
+  ): Promise<ImageRecord | undefined> {
     if (run.req.noCache) return undefined;
     const all = await this.#images.list();
     return all.find((r) => r.buildKey === key && r.parent === parent?.id);
@@ -417,7 +437,12 @@ class Builder implements BuildService {
     const before = state.author;
     const r = applyMeta(state, ins);
     state.config = r.config;
-    const key = cacheKey({ parent: current?.id ?? '', createdBy: r.createdBy, config: r.config, author: state.author ?? before ?? '' });
+    const key = cacheKey({
+      parent: current?.id ?? '',
+      createdBy: r.createdBy,
+      config: r.config,
+      author: state.author ?? before ?? '',
+    });
     const hit = await this.#cached(run, current, key);
     if (hit) {
       run.out(' ---> Using cache\n');
@@ -483,7 +508,9 @@ class Builder implements BuildService {
     }
     for (const m of ins.mounts) {
       if (m.type !== 'tmpfs' && m.type !== 'cache') {
-        throw new InvalidArgumentError(`RUN --mount=type=${m.type} is not supported by berth's builder yet`);
+        throw new InvalidArgumentError(
+          `RUN --mount=type=${m.type} is not supported by berth's builder yet`,
+        );
       }
     }
     const { argv, createdBy, env } = runStep(state, command);
@@ -501,7 +528,8 @@ class Builder implements BuildService {
       run.out(` ---> ${shortId(hit.id)}\n`);
       return hit;
     }
-    if (!current) throw new InvalidArgumentError('RUN needs a base image with a shell: FROM scratch has none');
+    if (!current)
+      throw new InvalidArgumentError('RUN needs a base image with a shell: FROM scratch has none');
     const config: Record<string, unknown> = {
       Cmd: argv,
       Env: env,
@@ -511,6 +539,28 @@ class Builder implements BuildService {
       AttachStderr: true,
     };
     const cid = await this.#newContainer(run, current, config, ins.network);
+    // As dockerd does: a RUN container gets its image's volume mount points made, so they
+    // show in the layer.
+    const missing: CopyEntry[] = [];
+    for (const v of Object.keys(state.config.Volumes ?? {})) {
+      const abs = posix.resolve('/', v);
+      if (abs === '/' || (await this.#exists(cid, abs))) continue;
+      missing.push({
+        name: abs.slice(1),
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: new Date(),
+        size: 0,
+      });
+    }
+    if (missing.length > 0) {
+      await this.#containers.putArchive(cid, '/', entriesTar(missing), {
+        noOverwriteDirNonDir: false,
+        copyUIDGID: true,
+      });
+    }
     run.out(` ---> Running in ${shortId(cid)}\n`);
     const attachment = await this.#containers.attach(cid, {
       stdin: false,
@@ -541,7 +591,7 @@ class Builder implements BuildService {
         code,
       );
     }
-    const diff = await this.#containers.diff(cid);
+    const diff = withoutMountPoints(await this.#containers.diff(cid));
     const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
     return image;
   }
@@ -658,15 +708,24 @@ class Builder implements BuildService {
     if (/^\d+$/.test(user)) uid = Number(user);
     else {
       const line = (await read('/etc/passwd')).find((l) => l[0] === user);
-      if (!line) throw new InvalidArgumentError(`unable to convert uid/gid chown string to host mapping: can't find uid for user ${user}: no such user: ${user}`);
+      if (!line)
+        throw new InvalidArgumentError(
+          `unable to convert uid/gid chown string to host mapping: can't find uid for user ${user}: no such user: ${user}`,
+        );
       uid = Number(line[2]);
-      gid = Number(line[3]);
     }
-    if (group !== undefined && group !== '') {
+    // A user name alone means the group of the same name, as dockerd reads `--chown`.
+    const groupName =
+      group !== undefined && group !== '' ? group : /^\d+$/.test(user) ? undefined : user;
+    if (groupName !== undefined) {
+      const group = groupName;
       if (/^\d+$/.test(group)) gid = Number(group);
       else {
         const line = (await read('/etc/group')).find((l) => l[0] === group);
-        if (!line) throw new InvalidArgumentError(`unable to convert uid/gid chown string to host mapping: can't find gid for group ${group}: no such group: ${group}`);
+        if (!line)
+          throw new InvalidArgumentError(
+            `unable to convert uid/gid chown string to host mapping: can't find gid for group ${group}: no such group: ${group}`,
+          );
         gid = Number(line[2]);
       }
     }
@@ -686,7 +745,9 @@ class Builder implements BuildService {
         image = await this.#images.get(from);
       } catch (err: unknown) {
         if (err instanceof NotFoundError) {
-          throw new NotFoundError(`invalid from flag value ${from}: No such image: ${from}`, { cause: err });
+          throw new NotFoundError(`invalid from flag value ${from}: No such image: ${from}`, {
+            cause: err,
+          });
         }
         throw err;
       }
@@ -734,7 +795,8 @@ class Builder implements BuildService {
     const rawSources = ins.sources.map((s) => expand(state, s));
     const destWritten = expand(state, ins.dest);
     const from = ins.from !== undefined ? expand(state, ins.from) : undefined;
-    if (ins.kind === 'ADD' && from !== undefined) throw new InvalidArgumentError('ADD does not take --from');
+    if (ins.kind === 'ADD' && from !== undefined)
+      throw new InvalidArgumentError('ADD does not take --from');
     const urls = ins.kind === 'ADD' ? rawSources.filter((s) => /^https?:\/\//.test(s)) : [];
     const local = rawSources.filter((s) => !urls.includes(s));
     const root = from !== undefined ? await this.#fromRoot(run, stage, from, local) : run.ctx;
@@ -752,28 +814,48 @@ class Builder implements BuildService {
     const hasLayers = current !== undefined && current.chainIDs.length > 0;
     const container = hasLayers && current ? await this.#newContainer(run, current, {}) : undefined;
     try {
-      const owner = ins.chown !== undefined ? await this.#owner(container, expand(state, ins.chown)) : from !== undefined ? undefined : { uid: 0, gid: 0 };
+      const chownSpec = ins.chown !== undefined ? expand(state, ins.chown) : undefined;
+      const owner =
+        chownSpec !== undefined
+          ? await this.#owner(container, chownSpec)
+          : from !== undefined
+            ? undefined
+            : { uid: 0, gid: 0 };
       const chmod = ins.chmod !== undefined ? parseInt(ins.chmod, 8) : undefined;
       const destIsDir = trailing || (await this.#isDir(container, destAbs));
       const entries: CopyEntry[] = [];
       const archives: { host: string; dest: string }[] = [];
-      const excluded = (rel: string): boolean => ins.exclude.some((p) => globMatch(p, rel) || globMatch(p, posix.basename(rel)));
+      const excluded = (rel: string): boolean =>
+        ins.exclude.some((p) => globMatch(p, rel) || globMatch(p, posix.basename(rel)));
       let kind = 'file';
       for (const src of found) {
         if (src.stat.isDirectory()) {
           kind = 'dir';
           const base = ins.parents ? posix.join(destAbs, src.rel) : destAbs;
           if (!(await this.#exists2(container, base))) {
-            entries.push({ name: base.slice(1), type: 'directory', mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: src.stat.mtime, size: 0 });
+            entries.push({
+              name: base.slice(1),
+              type: 'directory',
+              mode: 0o755,
+              uid: owner?.uid ?? 0,
+              gid: owner?.gid ?? 0,
+              mtime: src.stat.mtime,
+              size: 0,
+            });
           }
           entries.push(...(await treeEntries(src.host, base.slice(1), owner, excluded)));
           continue;
         }
         if (ins.kind === 'ADD' && (await isArchive(src.host))) {
-          archives.push({ host: src.host, dest: destIsDir || count > 1 ? destAbs : posix.dirname(destAbs) });
+          archives.push({
+            host: src.host,
+            dest: destIsDir || count > 1 ? destAbs : posix.dirname(destAbs),
+          });
           continue;
         }
-        const name = destIsDir ? posix.join(destAbs, ins.parents ? src.rel : posix.basename(src.rel)) : destAbs;
+        const name = destIsDir
+          ? posix.join(destAbs, ins.parents ? src.rel : posix.basename(src.rel))
+          : destAbs;
         const e = entryOf(src.host, src.stat, name.slice(1), owner);
         if (ins.kind === 'ADD' && owner === undefined) {
           e.uid = 0;
@@ -782,25 +864,57 @@ class Builder implements BuildService {
         entries.push(e);
       }
       for (const h of ins.heredocs) {
-        const content = h.expand ? expand(state, `"${h.content.replace(/(["\\])/g, '\\$1')}"`) : h.content;
+        const content = h.expand
+          ? expand(state, `"${h.content.replace(/(["\\])/g, '\\$1')}"`)
+          : h.content;
         const data = Buffer.from(content);
         const name = destIsDir ? posix.join(destAbs, h.name) : destAbs;
-        entries.push({ name: name.slice(1), type: 'file', mode: 0o644, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: new Date(), size: data.length, data });
+        entries.push({
+          name: name.slice(1),
+          type: 'file',
+          mode: 0o644,
+          uid: owner?.uid ?? 0,
+          gid: owner?.gid ?? 0,
+          mtime: new Date(),
+          size: data.length,
+          data,
+        });
       }
       for (const u of urls) {
         const { data, mtime } = await download(u);
         const base = posix.basename(new URL(u).pathname) || 'index.html';
         const name = destIsDir ? posix.join(destAbs, base) : destAbs;
-        entries.push({ name: name.slice(1), type: 'file', mode: 0o600, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime, size: data.length, data });
+        entries.push({
+          name: name.slice(1),
+          type: 'file',
+          mode: 0o600,
+          uid: owner?.uid ?? 0,
+          gid: owner?.gid ?? 0,
+          mtime,
+          size: data.length,
+          data,
+        });
       }
       if (chmod !== undefined) for (const e of entries) if (e.type !== 'symlink') e.mode = chmod;
       if (count > 1) kind = 'multi';
       const archiveHashes: string[] = [];
       for (const a of archives) archiveHashes.push(await hashFile(a.host));
       const hash = await hashEntries(entries);
-      const contentHash = archives.length > 0 ? cacheKey({ hash, archiveHashes }).slice('sha256:'.length) : hash;
-      const createdBy = nopCreatedByOne(state.config, `${keyword} ${kind}:${contentHash} in ${destWritten} `);
-      const key = cacheKey({ parent: current?.id ?? '', createdBy, config: state.config, chown: ins.chown ?? '', chmod: ins.chmod ?? '' });
+      const contentHash =
+        archives.length > 0 ? cacheKey({ hash, archiveHashes }).slice('sha256:'.length) : hash;
+      // dockerd writes the --chown comment glued to the source hash.
+      const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
+      const createdBy = nopCreatedByOne(
+        state.config,
+        `${keyword} ${chownComment}${kind}:${contentHash} in ${destWritten} `,
+      );
+      const key = cacheKey({
+        parent: current?.id ?? '',
+        createdBy,
+        config: state.config,
+        chown: ins.chown ?? '',
+        chmod: ins.chmod ?? '',
+      });
       const hit = await this.#cached(run, current, key);
       if (hit) {
         run.out(' ---> Using cache\n');
@@ -808,17 +922,48 @@ class Builder implements BuildService {
         return hit;
       }
       if (!container) {
-        if (archives.length > 0) throw new InvalidArgumentError('ADD of an archive onto scratch is not supported yet');
-        return this.#commitStep(run, current, state, key, createdBy, entriesTar(withParents(entries)));
+        if (archives.length > 0)
+          throw new InvalidArgumentError('ADD of an archive onto scratch is not supported yet');
+        return this.#commitStep(
+          run,
+          current,
+          state,
+          key,
+          createdBy,
+          entriesTar(withParents(entries)),
+        );
       }
       if (entries.length > 0) {
-        await this.#containers.putArchive(container, '/', entriesTar(entries), { noOverwriteDirNonDir: false, copyUIDGID: true });
+        await this.#containers.putArchive(container, '/', entriesTar(entries), {
+          noOverwriteDirNonDir: false,
+          copyUIDGID: true,
+        });
       }
       for (const a of archives) {
         if (!(await this.#exists(container, a.dest))) {
-          await this.#containers.putArchive(container, '/', entriesTar(withParents([{ name: a.dest.slice(1), type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(), size: 0 }])), { noOverwriteDirNonDir: false, copyUIDGID: true });
+          await this.#containers.putArchive(
+            container,
+            '/',
+            entriesTar(
+              withParents([
+                {
+                  name: a.dest.slice(1),
+                  type: 'directory',
+                  mode: 0o755,
+                  uid: 0,
+                  gid: 0,
+                  mtime: new Date(),
+                  size: 0,
+                },
+              ]),
+            ),
+            { noOverwriteDirNonDir: false, copyUIDGID: true },
+          );
         }
-        await this.#containers.putArchive(container, a.dest, createReadStream(a.host), { noOverwriteDirNonDir: false, copyUIDGID: true });
+        await this.#containers.putArchive(container, a.dest, createReadStream(a.host), {
+          noOverwriteDirNonDir: false,
+          copyUIDGID: true,
+        });
       }
       const diff = await this.#containers.diff(container);
       const image = await this.#images.build({
@@ -865,7 +1010,11 @@ class Builder implements BuildService {
       if (victims.length === 0) break;
       for (const v of victims) {
         try {
-          const res = await this.#images.remove(v.id, { force: false, noprune: true, inUse: (id) => (users.get(id) ?? 0) > 0 });
+          const res = await this.#images.remove(v.id, {
+            force: false,
+            noprune: true,
+            inUse: (id) => (users.get(id) ?? 0) > 0,
+          });
           deleted.push(v.id);
           space += v.layerSizes?.[v.layerSizes.length - 1] ?? 0;
           void res;
@@ -919,7 +1068,15 @@ function withParents(entries: CopyEntry[]): CopyEntry[] {
       const p = parts.slice(0, i).join('/');
       if (have.has(p)) continue;
       have.add(p);
-      out.push({ name: p, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: e.mtime, size: 0 });
+      out.push({
+        name: p,
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: e.mtime,
+        size: 0,
+      });
     }
     out.push(e);
   }
@@ -950,7 +1107,10 @@ async function hashFile(file: string): Promise<string> {
 
 async function download(url: string): Promise<{ data: Buffer; mtime: Date }> {
   const res = await fetch(url);
-  if (!res.ok) throw new InvalidArgumentError(`failed to GET ${url} with status ${res.status} ${res.statusText}`);
+  if (!res.ok)
+    throw new InvalidArgumentError(
+      `failed to GET ${url} with status ${res.status} ${res.statusText}`,
+    );
   const data = Buffer.from(await res.arrayBuffer());
   const lm = res.headers.get('last-modified');
   const mtime = lm ? new Date(lm) : new Date();

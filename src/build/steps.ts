@@ -248,7 +248,8 @@ export function applyMeta(state: StageState, ins: Instruction): MetaResult {
       const exposed = { ...(c.ExposedPorts ?? {}) };
       for (const p of ports) for (const k of exposedPort(p)) exposed[k] = {};
       c.ExposedPorts = exposed;
-      return { config: c, createdBy: nopCreatedBy(c, `EXPOSE ${ports.join(' ')}`) };
+      const sorted = [...ports].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return { config: c, createdBy: nopCreatedBy(c, `EXPOSE ${sorted.join(' ')}`) };
     }
     case 'USER': {
       const user = ex(state, ins.raw);
@@ -267,7 +268,8 @@ export function applyMeta(state: StageState, ins: Instruction): MetaResult {
       const vols = ins.json ? ins.json.map((v) => ex(state, v)) : exWords(state, ins.raw);
       const volumes = { ...(c.Volumes ?? {}) };
       for (const v of vols) {
-        if (v.trim() === '') throw new InvalidArgumentError('VOLUME specified can not be an empty string');
+        if (v.trim() === '')
+          throw new InvalidArgumentError('VOLUME specified can not be an empty string');
         volumes[v] = {};
       }
       c.Volumes = volumes;

@@ -92,7 +92,9 @@ describe('word expansion', () => {
 
 describe('parser: lines', () => {
   it('reads directives and stops at the first other line', () => {
-    const f = parseDockerfileText('# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=all\nFROM x\n');
+    const f = parseDockerfileText(
+      '# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=all\nFROM x\n',
+    );
     assert.deepEqual(f.directives, {
       syntax: 'docker/dockerfile:1',
       escape: '`',
@@ -107,7 +109,9 @@ describe('parser: lines', () => {
     assert.throws(() => parseDockerfileText('# escape=x\nFROM x'), /invalid escape token/);
   });
   it('joins continuations, skipping comments and blank lines inside', () => {
-    const f = parseDockerfileText('FROM x\nRUN echo a \\\n# inner comment\n\n  b \\\n   c\nCMD d\n');
+    const f = parseDockerfileText(
+      'FROM x\nRUN echo a \\\n# inner comment\n\n  b \\\n   c\nCMD d\n',
+    );
     const run = f.instructions[1];
     assert.equal(run?.args, 'echo a   b    c');
     assert.equal(run?.startLine, 2);
@@ -148,7 +152,10 @@ describe('parser: lines', () => {
     assert.equal(f.instructions[3]?.startLine, 10);
   });
   it('an unterminated heredoc is an error at its line', () => {
-    assert.throws(() => parseDockerfileText('FROM x\nRUN <<EOF\necho\n'), /line 2: unterminated heredoc EOF/);
+    assert.throws(
+      () => parseDockerfileText('FROM x\nRUN <<EOF\necho\n'),
+      /line 2: unterminated heredoc EOF/,
+    );
   });
   it('ignores heredoc syntax outside RUN/COPY/ADD', () => {
     const f = parseDockerfileText('FROM x\nCMD cat <<EOF\nENV a=b\n');
@@ -158,7 +165,9 @@ describe('parser: lines', () => {
 
 describe('parser: instructions', () => {
   it('FROM with AS, --platform, ARG before FROM', () => {
-    const df = parseDockerfile('ARG V=1\nFROM --platform=linux/amd64 busybox:$V AS Base\nFROM base\n');
+    const df = parseDockerfile(
+      'ARG V=1\nFROM --platform=linux/amd64 busybox:$V AS Base\nFROM base\n',
+    );
     assert.equal(df.metaArgs.length, 1);
     assert.deepEqual(df.metaArgs[0]?.args, [{ name: 'V', value: '1' }]);
     const from = df.stages[0]?.from;
@@ -185,7 +194,9 @@ describe('parser: instructions', () => {
     assert.equal(run.kind, 'RUN');
     if (run.kind !== 'RUN') return;
     assert.equal(run.network, 'none');
-    assert.deepEqual(run.mounts, [{ type: 'cache', options: { type: 'cache', target: '/c', id: 'x' } }]);
+    assert.deepEqual(run.mounts, [
+      { type: 'cache', options: { type: 'cache', target: '/c', id: 'x' } },
+    ]);
   });
   it('ENV both syntaxes', () => {
     const a = only('ENV A=b C="d e" F=g\\ h');
@@ -217,7 +228,9 @@ describe('parser: instructions', () => {
     assert.equal(w.kind === 'VOLUME' && w.json, undefined);
   });
   it('COPY/ADD with every flag', () => {
-    const c = only('COPY --from=build --chown=1:2 --chmod=0755 --link --parents --exclude=*.md --exclude=x a b /dst/');
+    const c = only(
+      'COPY --from=build --chown=1:2 --chmod=0755 --link --parents --exclude=*.md --exclude=x a b /dst/',
+    );
     assert.equal(c.kind, 'COPY');
     if (c.kind !== 'COPY') return;
     assert.deepEqual(c.sources, ['a', 'b']);
@@ -246,7 +259,10 @@ describe('parser: instructions', () => {
       retries: 3,
     });
     const s = only('HEALTHCHECK CMD curl -f x || exit 1');
-    assert.deepEqual(s.kind === 'HEALTHCHECK' && s.check.test, ['CMD-SHELL', 'curl -f x || exit 1']);
+    assert.deepEqual(s.kind === 'HEALTHCHECK' && s.check.test, [
+      'CMD-SHELL',
+      'curl -f x || exit 1',
+    ]);
     const n = only('HEALTHCHECK NONE');
     assert.deepEqual(n.kind === 'HEALTHCHECK' && n.check.test, ['NONE']);
   });
@@ -268,11 +284,13 @@ describe('parser: instructions', () => {
 });
 
 describe('parser: errors name the line', () => {
-  it('unknown instruction', () => syntaxError('FROM x\n\nFOO bar\n', 3, /^unknown instruction: FOO$/));
+  it('unknown instruction', () =>
+    syntaxError('FROM x\n\nFOO bar\n', 3, /^unknown instruction: FOO$/));
   it('instruction before FROM', () => syntaxError('RUN x\nFROM y', 1, /no build stage/));
   it('empty file', () => syntaxError('# just a comment\n', 1, /no instructions/));
   it('unknown flag', () => syntaxError('FROM x\nCOPY --bogus=1 a b', 2, /unknown flag: bogus/));
-  it('flag on the wrong instruction', () => syntaxError('FROM x\nRUN --from=a true', 2, /unknown flag: from/));
+  it('flag on the wrong instruction', () =>
+    syntaxError('FROM x\nRUN --from=a true', 2, /unknown flag: from/));
   it('bad FROM', () => syntaxError('FROM a b', 1, /one or three arguments/));
   it('duplicate stage name', () => syntaxError('FROM a AS x\nFROM b AS x', 2, /duplicate name x/));
   it('COPY with one argument', () => syntaxError('FROM a\nCOPY a', 2, /at least two arguments/));
@@ -280,10 +298,14 @@ describe('parser: errors name the line', () => {
   it('ENV legacy without value', () => syntaxError('FROM a\nENV a', 2, /must have two arguments/));
   it('empty RUN', () => syntaxError('FROM a\nRUN', 2, /requires at least one argument/));
   it('SHELL not json', () => syntaxError('FROM a\nSHELL /bin/sh -c', 2, /JSON form/));
-  it('bad HEALTHCHECK', () => syntaxError('FROM a\nHEALTHCHECK --interval=5 CMD x', 2, /invalid duration/));
+  it('bad HEALTHCHECK', () =>
+    syntaxError('FROM a\nHEALTHCHECK --interval=5 CMD x', 2, /invalid duration/));
   it('ONBUILD ONBUILD', () => syntaxError('FROM a\nONBUILD ONBUILD RUN x', 2, /Chaining ONBUILD/));
   it('bad chmod', () => syntaxError('FROM a\nCOPY --chmod=abc a b', 2, /invalid chmod/));
   it('the column is in the message', () => {
-    assert.throws(() => parseDockerfile('FROM x\n   BAD y'), /line 2: unknown instruction: BAD \(column 4\)/);
+    assert.throws(
+      () => parseDockerfile('FROM x\n   BAD y'),
+      /line 2: unknown instruction: BAD \(column 4\)/,
+    );
   });
 });

@@ -214,7 +214,11 @@ function typed(raw: RawInstruction, escape: string): Instruction {
       const ins: Instruction = { ...base, kind: 'FROM', image: w[0] ?? '' };
       if (w.length === 3) {
         const name = (w[2] ?? '').toLowerCase();
-        if (!/^[a-z][a-z0-9-_.]*$/.test(name)) fail(raw, `invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`);
+        if (!/^[a-z][a-z0-9-_.]*$/.test(name))
+          fail(
+            raw,
+            `invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`,
+          );
         ins.name = name;
       }
       const platform = flag(flags, 'platform');
@@ -224,10 +228,17 @@ function typed(raw: RawInstruction, escape: string): Instruction {
     case 'RUN': {
       if (raw.heredocs.length === 0) need();
       const mounts: RunMount[] = (flags.values.get('mount') ?? []).map((m) => runMount(raw, m));
-      const ins: Instruction = { ...base, kind: 'RUN', command: command(args), mounts, heredocs: raw.heredocs };
+      const ins: Instruction = {
+        ...base,
+        kind: 'RUN',
+        command: command(args),
+        mounts,
+        heredocs: raw.heredocs,
+      };
       const network = flag(flags, 'network');
       if (network !== undefined) {
-        if (!['default', 'none', 'host'].includes(network)) fail(raw, `unsupported network mode: ${network}`);
+        if (!['default', 'none', 'host'].includes(network))
+          fail(raw, `unsupported network mode: ${network}`);
         ins.network = network;
       }
       return ins;
@@ -263,7 +274,10 @@ function typed(raw: RawInstruction, escape: string): Instruction {
     case 'WORKDIR':
     case 'STOPSIGNAL':
       need();
-      if ((raw.keyword === 'USER' || raw.keyword === 'WORKDIR' || raw.keyword === 'STOPSIGNAL') && splitRawWords(args, escape).length !== 1) {
+      if (
+        (raw.keyword === 'USER' || raw.keyword === 'WORKDIR' || raw.keyword === 'STOPSIGNAL') &&
+        splitRawWords(args, escape).length !== 1
+      ) {
         fail(raw, `${raw.keyword} requires exactly one argument`);
       }
       return { ...base, kind: raw.keyword, raw: args.trim() };
@@ -283,8 +297,9 @@ function typed(raw: RawInstruction, escape: string): Instruction {
       need();
       const m = /^(\S+)/.exec(args.trim());
       const inner = (m?.[1] ?? '').toUpperCase();
-      if (inner === 'ONBUILD') fail(raw, 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
-      if (inner === 'FROM' || inner === 'MAINTAINER') fail(raw, `${inner} isn't allowed as an ONBUILD trigger`);
+      if (inner === 'ONBUILD') fail(raw, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+      if (inner === 'FROM' || inner === 'MAINTAINER')
+        fail(raw, `${inner} isn't allowed as an ONBUILD trigger`);
       if (!keywords.has(inner)) fail(raw, `unknown instruction: ${m?.[1] ?? ''}`);
       return { ...base, kind: 'ONBUILD', trigger: args.trim() };
     }
@@ -318,14 +333,20 @@ function runMount(raw: RawInstruction, spec: string): RunMount {
     options[k] = eq < 0 ? 'true' : part.slice(eq + 1);
   }
   const type = options.type ?? 'bind';
-  if (!['bind', 'cache', 'tmpfs', 'secret', 'ssh'].includes(type)) fail(raw, `unsupported mount type "${type}"`);
+  if (!['bind', 'cache', 'tmpfs', 'secret', 'ssh'].includes(type))
+    fail(raw, `unsupported mount type "${type}"`);
   if (options.dst !== undefined) options.target = options.dst;
   if (options.destination !== undefined) options.target = options.destination;
   if (type !== 'secret' && type !== 'ssh' && !options.target) fail(raw, 'mount target is required');
   return { type: type as RunMount['type'], options };
 }
 
-function copyInstruction(raw: RawInstruction, base: Base, flags: Flags, escape: string): Instruction {
+function copyInstruction(
+  raw: RawInstruction,
+  base: Base,
+  flags: Flags,
+  escape: string,
+): Instruction {
   const json = parseJsonForm(raw.args);
   const words = json ?? splitRawWords(raw.args, escape);
   const heredocNames = new Map(raw.heredocs.map((h) => [h.name, h]));
@@ -333,8 +354,11 @@ function copyInstruction(raw: RawInstruction, base: Base, flags: Flags, escape: 
   const heredocs: Heredoc[] = [];
   const all = words.slice(0, -1);
   const dest = words[words.length - 1];
-  if (dest === undefined || (all.length === 0)) {
-    fail(raw, `${raw.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
+  if (dest === undefined || all.length === 0) {
+    fail(
+      raw,
+      `${raw.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`,
+    );
   }
   for (const w of all) {
     const m = /^<<-?(["']?)([A-Za-z0-9_.-]+)\1$/.exec(w);
@@ -371,7 +395,15 @@ function copyInstruction(raw: RawInstruction, base: Base, flags: Flags, escape: 
 /** Parses a Go duration (`30s`, `1m30s`, `500ms`) into nanoseconds; undefined when invalid. */
 export function parseGoDuration(text: string): number | undefined {
   if (text === '0') return 0;
-  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  const units: Record<string, number> = {
+    ns: 1,
+    us: 1e3,
+    µs: 1e3,
+    ms: 1e6,
+    s: 1e9,
+    m: 60e9,
+    h: 3600e9,
+  };
   const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
   let total = 0;
   let pos = 0;
@@ -409,7 +441,8 @@ function healthcheck(raw: RawInstruction, flags: Flags): Healthcheck {
   };
   const retries = flag(flags, 'retries');
   if (retries !== undefined) {
-    if (!/^-?\d+$/.test(retries)) fail(raw, `strconv.ParseInt: parsing "${retries}": invalid syntax`);
+    if (!/^-?\d+$/.test(retries))
+      fail(raw, `strconv.ParseInt: parsing "${retries}": invalid syntax`);
     check.retries = Number(retries);
     if (check.retries < 0) fail(raw, '--retries cannot be negative');
   }

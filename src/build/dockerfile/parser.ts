@@ -76,7 +76,11 @@ export function parseDockerfileText(text: string): ParsedFile {
   }
   const escape = directives.escape ?? '\\';
   if (escape !== '\\' && escape !== '`') {
-    throw new DockerfileSyntaxError(`invalid escape token '${escape}' does not match ` + '[\\\\`]', 1, 1);
+    throw new DockerfileSyntaxError(
+      `invalid escape token '${escape}' does not match ` + '[\\\\`]',
+      1,
+      1,
+    );
   }
   const continuation = new RegExp(`${escape === '\\' ? '\\\\' : '`'}[ \\t]*$`);
   const instructions: RawInstruction[] = [];

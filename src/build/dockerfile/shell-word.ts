@@ -191,7 +191,8 @@ function braced(s: Scanner, lookup: Lookup, o: WordOptions): string {
     case '+':
       return isSet ? word : '';
     default:
-      if (!isSet) throw new WordError(`${name}: ${word === '' ? 'is not allowed to be unset' : word}`);
+      if (!isSet)
+        throw new WordError(`${name}: ${word === '' ? 'is not allowed to be unset' : word}`);
       return value ?? '';
   }
 }
