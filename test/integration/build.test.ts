@@ -106,7 +106,7 @@ async function facts(save: Buffer, baseLayers: number, baseHistory: number): Pro
     .slice(baseHistory)
     .map(
       (h) =>
-        `${(h.created_by ?? '').replace(/\b(file|dir|multi):[0-9a-f]{64}/g, '$1:<hash>')}${h.empty_layer ? ' [empty]' : ''}`,
+        `${(h.created_by ?? '').replace(/(file|dir|multi):[0-9a-f]{64}/g, '$1:<hash>')}${h.empty_layer ? ' [empty]' : ''}`,
     );
   const layers: string[][] = [];
   for (const name of m.Layers.slice(baseLayers)) {
