@@ -167,7 +167,7 @@ export interface Source {
 }
 
 /** Resolves `rel` inside the context, following symlinks without leaving it. */
-async function resolveInContext(dir: string, rel: string): Promise<string> {
+export async function resolveInContext(dir: string, rel: string): Promise<string> {
   let current = dir;
   const parts = rel === '' ? [] : rel.split('/');
   let hops = 0;

@@ -12,8 +12,12 @@ function clean(name: string): string {
   return name.replace(/^\.\//, '').replace(/\/+$/, '');
 }
 
-/** Copies a layer tar, leaving out the engine's own mount points. */
-export function withoutMountPoints(layer: Readable): Readable {
+/**
+ * Copies a layer tar, leaving out the engine's own mount points and the directories made as
+ * targets of RUN mounts (`targets`, absolute), which are no part of the step's changes.
+ */
+export function withoutMountPoints(layer: Readable, targets: readonly string[] = []): Readable {
+  const dropped = new Set(targets.map((t) => clean(t.replace(/^\/+/, ''))));
   const ex = tar.extract();
   const pack = tar.pack();
   const out = new PassThrough();
@@ -36,6 +40,7 @@ export function withoutMountPoints(layer: Readable): Readable {
           continue;
         }
         if (mountPoints.has(name)) continue;
+        if (dropped.has(name) && h.type === 'directory') continue;
         if (pendingEtc && name.startsWith('etc/')) {
           await put(pendingEtc);
           pendingEtc = undefined;

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { ContainerService } from '../containers/containers.js';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.js';
 import type { ImageRecord, ImageService } from '../images/images.js';
+import type { HostConfigMount } from '../spec/engine.js';
 import type { ImageRuntimeConfig } from '../spec/oci-image.js';
 import { shortId } from '../util/digest.js';
 import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
@@ -21,6 +22,7 @@ import {
   newIgnore,
   readIgnoreFile,
   receiveContext,
+  resolveInContext,
   treeEntries,
   type CopyEntry,
   type Source,
@@ -29,6 +31,7 @@ import {
   parseDockerfile,
   type Dockerfile,
   type Instruction,
+  type RunMount,
   type Stage,
 } from './dockerfile/instructions.js';
 import { DockerfileSyntaxError } from './dockerfile/parser.js';
@@ -52,6 +55,8 @@ export interface NewBuildServiceOptions {
   containers: ContainerService;
   /** Scratch space for contexts (removed after each build). */
   tmpRoot: string;
+  /** Where `RUN --mount=type=cache` directories live between builds. */
+  cacheRoot: string;
 }
 
 type CopyIns = Instruction & { kind: 'COPY' | 'ADD' };
@@ -77,11 +82,14 @@ class Builder implements BuildService {
   readonly #images: ImageService;
   readonly #containers: ContainerService;
   readonly #tmp: string;
+  readonly #cacheRoot: string;
+  #running = 0;
 
   constructor(o: NewBuildServiceOptions) {
     this.#images = o.images;
     this.#containers = o.containers;
     this.#tmp = o.tmpRoot;
+    this.#cacheRoot = o.cacheRoot;
   }
 
   async open(): Promise<void> {
@@ -115,6 +123,7 @@ class Builder implements BuildService {
       used: new Set(),
       containers: new Set(),
     };
+    this.#running++;
     try {
       const bare = await receiveContext(context, ctx);
       const dockerfileName = req.dockerfile || 'Dockerfile';
@@ -148,6 +157,7 @@ class Builder implements BuildService {
       }
       return await this.#run(run);
     } finally {
+      this.#running--;
       for (const id of run.containers) await this.#removeContainer(id);
       await fs.rm(work, { recursive: true, force: true });
     }
@@ -405,7 +415,7 @@ class Builder implements BuildService {
       case 'FROM':
         throw new InvalidArgumentError('FROM inside a stage');
       case 'RUN':
-        return this.#runStep(run, state, current, ins);
+        return this.#runStep(run, stage, state, current, ins);
       case 'COPY':
       case 'ADD':
         return this.#copyStep(run, stage, state, current, ins);
@@ -457,6 +467,7 @@ class Builder implements BuildService {
     image: ImageRecord,
     config: Record<string, unknown>,
     network?: string,
+    mounts: HostConfigMount[] = [],
   ): Promise<string> {
     const mode = network && network !== 'default' ? network : run.req.networkMode || 'default';
     const { Id } = await this.#containers.create({
@@ -467,6 +478,7 @@ class Builder implements BuildService {
       Labels: {},
       HostConfig: {
         NetworkMode: mode,
+        ...(mounts.length > 0 ? { Mounts: mounts } : {}),
         ...(run.req.extraHosts.length > 0 ? { ExtraHosts: run.req.extraHosts } : {}),
       },
     });
@@ -490,6 +502,7 @@ class Builder implements BuildService {
 
   async #runStep(
     run: Run,
+    stage: Stage,
     state: StageState,
     current: ImageRecord | undefined,
     ins: Instruction & { kind: 'RUN' },
@@ -506,13 +519,7 @@ class Builder implements BuildService {
         };
       }
     }
-    for (const m of ins.mounts) {
-      if (m.type !== 'tmpfs' && m.type !== 'cache') {
-        throw new InvalidArgumentError(
-          `RUN --mount=type=${m.type} is not supported by berth's builder yet`,
-        );
-      }
-    }
+    const mounts = await this.#runMounts(run, stage, ins.mounts);
     const { argv, createdBy, env } = runStep(state, command);
     const key = cacheKey({
       parent: current?.id ?? '',
@@ -520,7 +527,7 @@ class Builder implements BuildService {
       env,
       config: state.config,
       network: ins.network ?? '',
-      mounts: ins.mounts,
+      mounts: mounts.key,
     });
     const hit = await this.#cached(run, current, key);
     if (hit) {
@@ -538,7 +545,7 @@ class Builder implements BuildService {
       AttachStdout: true,
       AttachStderr: true,
     };
-    const cid = await this.#newContainer(run, current, config, ins.network);
+    const cid = await this.#newContainer(run, current, config, ins.network, mounts.host);
     // As dockerd does: a RUN container gets its image's volume mount points made, so they
     // show in the layer.
     const missing: CopyEntry[] = [];
@@ -591,9 +598,84 @@ class Builder implements BuildService {
         code,
       );
     }
-    const diff = withoutMountPoints(await this.#containers.diff(cid));
+    const diff = withoutMountPoints(
+      await this.#containers.diff(cid),
+      mounts.host.map((m) => m.Target ?? ''),
+    );
     const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
     return image;
+  }
+
+  /**
+   * RUN's `--mount`s as container mounts, and what of them goes into the cache key: a bind's
+   * content (from the context or a stage), a cache's id, a tmpfs's target.
+   */
+  async #runMounts(
+    run: Run,
+    stage: Stage,
+    mounts: RunMount[],
+  ): Promise<{ host: HostConfigMount[]; key: unknown[] }> {
+    const host: HostConfigMount[] = [];
+    const key: unknown[] = [];
+    for (const m of mounts) {
+      const o = m.options;
+      const target = posix.resolve('/', o.target ?? '');
+      const readonly = ['ro', 'readonly'].some((k) => o[k] !== undefined && o[k] !== 'false');
+      switch (m.type) {
+        case 'tmpfs':
+          host.push({ Type: 'tmpfs', Target: target });
+          key.push({ type: 'tmpfs', target });
+          break;
+        case 'cache': {
+          const id = o.id || target;
+          const dir = path.join(this.#cacheRoot, cacheKey({ id }).slice('sha256:'.length, 39));
+          try {
+            await fs.mkdir(dir, { recursive: true });
+            const mode = o.mode !== undefined ? parseInt(o.mode, 8) : 0o755;
+            if (Number.isNaN(mode)) throw new InvalidArgumentError(`invalid cache mode ${o.mode}`);
+            await fs.chmod(dir, mode);
+            await fs.chown(dir, Number(o.uid ?? 0), Number(o.gid ?? 0));
+          } catch (err: unknown) {
+            if (err instanceof InvalidArgumentError) throw err;
+            throw new InvalidArgumentError(`cache mount ${id}: ${String(err)}`, { cause: err });
+          }
+          host.push({ Type: 'bind', Source: dir, Target: target, ReadOnly: readonly });
+          key.push({ type: 'cache', target, id, readonly });
+          break;
+        }
+        case 'bind': {
+          const source = o.source ?? o.src ?? '.';
+          const root =
+            o.from !== undefined ? await this.#fromRoot(run, stage, o.from, [source]) : run.ctx;
+          const src = await resolveInContext(root, cleanSource(source));
+          let st;
+          try {
+            st = await fs.stat(src);
+          } catch (err: unknown) {
+            throw new NotFoundError(`bind mount source ${source}: not found`, { cause: err });
+          }
+          const entries = st.isDirectory()
+            ? await treeEntries(src, '', undefined, () => false)
+            : [entryOf(src, st, posix.basename(source), undefined)];
+          const hash = await hashEntries(entries);
+          let bound = src;
+          const rw = ['rw', 'readwrite'].some((k) => o[k] !== undefined && o[k] !== 'false');
+          if (rw) {
+            // Writes to a read-write bind are thrown away: they go to a copy.
+            bound = path.join(run.work, `bind-${randomBytes(4).toString('hex')}`);
+            await fs.cp(src, bound, { recursive: true, verbatimSymlinks: true });
+          }
+          host.push({ Type: 'bind', Source: bound, Target: target, ReadOnly: !rw });
+          key.push({ type: 'bind', target, hash, rw });
+          break;
+        }
+        default:
+          throw new InvalidArgumentError(
+            `RUN --mount=type=${m.type} is not supported by berth's builder yet`,
+          );
+      }
+    }
+    return { host, key };
   }
 
   /** Commits a container's diff, then removes the container and says so. */
@@ -664,7 +746,7 @@ class Builder implements BuildService {
         copyUIDGID: true,
       });
     }
-    const diff = await this.#containers.diff(id);
+    const diff = withoutMountPoints(await this.#containers.diff(id));
     return this.#commitStepAfter(run, current, state, key, createdBy, diff, id);
   }
 
@@ -824,6 +906,7 @@ class Builder implements BuildService {
       const chmod = ins.chmod !== undefined ? parseInt(ins.chmod, 8) : undefined;
       const destIsDir = trailing || (await this.#isDir(container, destAbs));
       const entries: CopyEntry[] = [];
+      const made = new Set<string>();
       const archives: { host: string; dest: string }[] = [];
       const excluded = (rel: string): boolean =>
         ins.exclude.some((p) => globMatch(p, rel) || globMatch(p, posix.basename(rel)));
@@ -832,30 +915,20 @@ class Builder implements BuildService {
         if (src.stat.isDirectory()) {
           kind = 'dir';
           const base = ins.parents ? posix.join(destAbs, src.rel) : destAbs;
-          if (!(await this.#exists2(container, base))) {
-            entries.push({
-              name: base.slice(1),
-              type: 'directory',
-              mode: 0o755,
-              uid: owner?.uid ?? 0,
-              gid: owner?.gid ?? 0,
-              mtime: src.stat.mtime,
-              size: 0,
-            });
-          }
+          entries.push(...(await this.#missingDirs(container, base, owner, made)));
           entries.push(...(await treeEntries(src.host, base.slice(1), owner, excluded)));
           continue;
         }
         if (ins.kind === 'ADD' && (await isArchive(src.host))) {
-          archives.push({
-            host: src.host,
-            dest: destIsDir || count > 1 ? destAbs : posix.dirname(destAbs),
-          });
+          // An archive always unpacks into the destination, as a directory.
+          entries.push(...(await this.#missingDirs(container, destAbs, owner, made)));
+          archives.push({ host: src.host, dest: destAbs });
           continue;
         }
         const name = destIsDir
           ? posix.join(destAbs, ins.parents ? src.rel : posix.basename(src.rel))
           : destAbs;
+        entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
         const e = entryOf(src.host, src.stat, name.slice(1), owner);
         if (ins.kind === 'ADD' && owner === undefined) {
           e.uid = 0;
@@ -869,6 +942,7 @@ class Builder implements BuildService {
           : h.content;
         const data = Buffer.from(content);
         const name = destIsDir ? posix.join(destAbs, h.name) : destAbs;
+        entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
         entries.push({
           name: name.slice(1),
           type: 'file',
@@ -884,6 +958,7 @@ class Builder implements BuildService {
         const { data, mtime } = await download(u);
         const base = posix.basename(new URL(u).pathname) || 'index.html';
         const name = destIsDir ? posix.join(destAbs, base) : destAbs;
+        entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
         entries.push({
           name: name.slice(1),
           type: 'file',
@@ -965,7 +1040,7 @@ class Builder implements BuildService {
           copyUIDGID: true,
         });
       }
-      const diff = await this.#containers.diff(container);
+      const diff = withoutMountPoints(await this.#containers.diff(container));
       const image = await this.#images.build({
         parent: current as ImageRecord,
         config: withoutEmpty(state.config),
@@ -981,6 +1056,36 @@ class Builder implements BuildService {
     } finally {
       if (container) await this.#finishContainer(run, container, false);
     }
+  }
+
+  /**
+   * Entries for the directories from `/` down to `dir` that do not exist yet: made 0755 and
+   * owned by the `--chown` owner, as dockerd makes a destination's missing parents.
+   */
+  async #missingDirs(
+    container: string | undefined,
+    dir: string,
+    owner: { uid: number; gid: number } | undefined,
+    made: Set<string>,
+  ): Promise<CopyEntry[]> {
+    const parts = dir.split('/').filter((x) => x !== '');
+    const out: CopyEntry[] = [];
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      if (made.has(rel)) continue;
+      if (await this.#exists2(container, `/${rel}`)) continue;
+      made.add(rel);
+      out.push({
+        name: rel,
+        type: 'directory',
+        mode: 0o755,
+        uid: owner?.uid ?? 0,
+        gid: owner?.gid ?? 0,
+        mtime: new Date(),
+        size: 0,
+      });
+    }
+    return out;
   }
 
   async #exists2(container: string | undefined, p: string): Promise<boolean> {
@@ -1021,6 +1126,19 @@ class Builder implements BuildService {
         } catch (err: unknown) {
           if (!(err instanceof NotFoundError)) throw err;
         }
+      }
+    }
+    // RUN cache mounts go too, unless a build is using them now.
+    if (this.#running === 0) {
+      let names: string[] = [];
+      try {
+        names = await fs.readdir(this.#cacheRoot);
+      } catch (err: unknown) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      for (const n of names) {
+        await fs.rm(path.join(this.#cacheRoot, n), { recursive: true, force: true });
+        deleted.push(n);
       }
     }
     return { CachesDeleted: deleted, SpaceReclaimed: space };

@@ -95,6 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     images,
     containers,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
+    cacheRoot: path.join(options.dataRoot, 'build-cache'),
   });
   const system = newSystemService({
     daemon: options,
