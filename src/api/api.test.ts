@@ -1,3 +1,4 @@
+import type { BuildService } from '../build/build.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -64,9 +65,15 @@ function fakeContainers(over: Partial<ContainerService>): ContainerService {
     counts: () => ({ running: 0, paused: 0, stopped: 0 }),
     stats: unimplemented('stats'),
     update: unimplemented('update'),
+    diff: unimplemented('diff'),
   };
   return { ...base, ...over };
 }
+
+const fakeBuild: BuildService = {
+  build: unimplemented('build'),
+  prune: unimplemented('prune'),
+};
 
 function fakeImages(over: Partial<ImageService>): ImageService {
   const base: ImageService = {
@@ -83,6 +90,7 @@ function fakeImages(over: Partial<ImageService>): ImageService {
     save: unimplemented('save'),
     bootstrap: unimplemented('bootstrap'),
     commit: unimplemented('commit'),
+    build: unimplemented('build'),
     unpack: unimplemented('unpack'),
     diskUsage: unimplemented('diskUsage'),
   };
@@ -156,6 +164,7 @@ async function withServer(
       images: fakeImages({}),
       events: fakeEvents([]),
       system,
+      build: fakeBuild,
       ...services,
     },
   });
@@ -307,6 +316,7 @@ test('socket file is 0660 and a stale one is replaced', async () => {
         images: fakeImages({}),
         events: fakeEvents([]),
         system,
+        build: fakeBuild,
       },
     });
     assert.equal((await stat(sock)).mode & 0o777, 0o660);
@@ -321,6 +331,7 @@ test('socket file is 0660 and a stale one is replaced', async () => {
         images: fakeImages({}),
         events: fakeEvents([]),
         system,
+        build: fakeBuild,
       },
     });
     assert.equal((await call(sock, 'GET', '/_ping')).status, 200);
@@ -333,6 +344,7 @@ test('socket file is 0660 and a stale one is replaced', async () => {
           images: fakeImages({}),
           events: fakeEvents([]),
           system,
+          build: fakeBuild,
         },
       }),
       /tcp hosts need TLS \(--tlsverify\), not configured/,

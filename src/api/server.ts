@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { chmod, chown, readFile, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { BuildService } from '../build/build.js';
 import type { ContainerService } from '../containers/containers.js';
 import type { ImageService } from '../images/images.js';
 import type { Events } from '../events/events.js';
@@ -14,12 +15,14 @@ import { imageRoutes } from './images.js';
 import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { eventRoutes } from './events.js';
+import { buildRoutes } from './build.js';
 
 export interface Services {
   containers: ContainerService;
   images: ImageService;
   events: Events;
   system: SystemService;
+  build: BuildService;
 }
 
 export interface ApiServer {
@@ -35,6 +38,7 @@ export function buildRouter(services: Services): Router {
   containerRoutes(router, services);
   execRoutes(router, services);
   imageRoutes(router, services);
+  buildRoutes(router, services);
   return router;
 }
 

@@ -42,6 +42,8 @@ const COMMANDS: Record<string, Loader> = {
   version: () => import('./commands/version.js'),
   info: () => import('./commands/info.js'),
   events: () => import('./commands/events.js'),
+  build: () => import('./commands/build.js'),
+  'builder prune': () => import('./commands/builder-prune.js'),
   'system df': () => import('./commands/system-df.js'),
   'system prune': () => import('./commands/system-prune.js'),
   'container prune': () => import('./commands/container-prune.js'),
@@ -96,7 +98,9 @@ const GROUPS: Record<string, Record<string, string>> = {
     load: 'load',
     import: 'import',
     bootstrap: 'image bootstrap',
+    build: 'build',
   },
+  builder: { build: 'build', prune: 'builder prune' },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
 };
 
@@ -125,12 +129,13 @@ Common Commands:
 
 Management Commands:
   container   Manage containers
+  builder     Manage builds
   image       Manage images
   system      Manage berth
 
 Commands:
-  attach commit cp create diff events export history import inspect kill load logs pause port
-  rename restart rm rmi save start stats stop tag top unpause update wait daemon
+  attach build commit cp create diff events export history import inspect kill load logs pause
+  port rename restart rm rmi save start stats stop tag top unpause update wait daemon
 
 Global Options:
 ${flagHelp(GLOBAL_FLAGS)}

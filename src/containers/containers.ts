@@ -181,6 +181,11 @@ export interface ContainerService {
       config?: Record<string, unknown>;
     },
   ): Promise<string>;
+  /**
+   * The container's changes to its image as a layer tar (OCI whiteouts), as a commit stores
+   * them; for the builder, which makes its own images from them.
+   */
+  diff(ref: string): Promise<Readable>;
   /** `POST /containers/prune`. */
   prune(
     filters: Record<string, string[]>,

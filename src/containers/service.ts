@@ -1135,6 +1135,10 @@ class Service implements ContainerService {
     this.#publish(r, 'extract-to-dir', { path: p });
   }
 
+  async diff(ref: string): Promise<Readable> {
+    return this.#o.fs.diff(this.#find(ref).record);
+  }
+
   async commit(
     ref: string,
     options: {

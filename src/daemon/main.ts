@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startApiServer, type ApiServer } from '../api/server.js';
+import { newBuildService } from '../build/service.js';
 import { newContainerService } from '../containers/service.js';
 import { newContainerFs } from '../containers/fs.js';
 import { newLocalContentStore } from '../content/local/store.js';
@@ -91,6 +92,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     events,
     fs: containerFs,
   });
+  const build = await newBuildService({
+    images,
+    containers,
+    tmpRoot: path.join(options.dataRoot, 'tmp'),
+    cacheRoot: path.join(options.dataRoot, 'build-cache'),
+  });
   const system = newSystemService({
     daemon: options,
     containers,
@@ -103,7 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system },
+      services: { containers, images, events, system, build },
     });
   } catch (err: unknown) {
     await containers.close();

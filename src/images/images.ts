@@ -41,6 +41,11 @@ export interface ImageRecord {
   parent?: Digest;
   /** ISO time when berth first stored the image. */
   added: string;
+  /**
+   * For a builder step's image: the step's cache key (instruction after expansion, sources'
+   * content digest). A later step with the same parent and key reuses this image.
+   */
+  buildKey?: string;
 }
 
 export interface RemoveResult {
@@ -71,6 +76,26 @@ export interface CommitOptions {
   /** The container's ID, recorded as `container`. */
   container?: string;
   createdBy?: string;
+}
+
+export interface BuildImageOptions {
+  /** The image the step ran on; undefined for a first step on `scratch`. */
+  parent?: ImageRecord;
+  /** The new image's container defaults, whole (they replace the parent's). */
+  config: ImageConfig['config'];
+  /** The history entry's `created_by`. */
+  createdBy: string;
+  /**
+   * The step's changes as a layer tar (OCI whiteouts). Absent, or an empty tar, gives no new
+   * layer and a history entry with `empty_layer`.
+   */
+  diff?: Readable;
+  /** The builder's cache key for the step, kept as the record's `buildKey`. */
+  buildKey?: string;
+  /** ISO time for `created` (the history entry's too); now when absent. */
+  created?: string;
+  /** `os/arch[/variant]` for an image on scratch; the parent's otherwise. */
+  platform?: string;
 }
 
 export interface LoadResult {
@@ -127,6 +152,8 @@ export interface ImageService {
   save(refs: string[], out: Writable): Promise<void>;
   /** `busybox:latest` from the host's busybox-static, with no registry. */
   bootstrap(name: string): Promise<ImageRecord>;
+  /** One builder step's image: a parent (or nothing), new defaults, maybe a layer. */
+  build(options: BuildImageOptions): Promise<ImageRecord>;
   /** An image from a container's changes (`docker commit`). */
   commit(options: CommitOptions): Promise<ImageRecord>;
   /**

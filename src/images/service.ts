@@ -30,6 +30,7 @@ import { KeyedMutex } from '../util/lock.js';
 import { busyboxRootfs } from './busybox.js';
 import { applyChanges } from './changes.js';
 import type {
+  BuildImageOptions,
   CommitOptions,
   ImageRecord,
   ImageService,
@@ -1053,6 +1054,64 @@ class Images implements ImageService {
         attributes: { name: tag },
       });
     return record;
+  }
+
+  async build(options: BuildImageOptions): Promise<ImageRecord> {
+    const parent = options.parent
+      ? (this.#records.get(options.parent.id) ?? options.parent)
+      : undefined;
+    const platform = parsePlatform(options.platform);
+    return this.#withLease(async (lease) => {
+      for (const c of parent?.chainIDs ?? []) lease.snapshots.add(c);
+      const layer = options.diff ? await this.#ingestLayer(lease, options.diff) : undefined;
+      const empty = !layer || layer.diffID === emptyTarDigest;
+      const created = options.created ?? new Date().toISOString();
+      const entry: HistoryEntry = { created, created_by: options.createdBy };
+      if (empty) entry.empty_layer = true;
+      const base: ImageConfig = parent
+        ? structuredClone(parent.config)
+        : {
+            architecture: platform.architecture,
+            os: platform.os,
+            ...(platform.variant ? { variant: platform.variant } : {}),
+            rootfs: { type: 'layers', diff_ids: [] },
+          };
+      const config: ImageConfig = {
+        ...base,
+        config: options.config ?? {},
+        created,
+        history: [...(base.history ?? []), entry],
+        rootfs: {
+          type: 'layers',
+          diff_ids:
+            empty || !layer ? [...base.rootfs.diff_ids] : [...base.rootfs.diff_ids, layer.diffID],
+        },
+      };
+      delete config.comment;
+      delete config.author;
+      delete config.container;
+      const parentLayers: StoredLayer[] = [];
+      if (parent) {
+        const parentManifest = await this.#manifest(parent.manifest);
+        parentManifest.layers.forEach((l, i) =>
+          parentLayers.push({
+            diffID: l.digest as Digest,
+            tarSize: l.size,
+            contentSize: parent.layerSizes?.[i] ?? 0,
+          }),
+        );
+      }
+      for (const l of parentLayers) lease.digests.add(l.diffID);
+      const layers = empty || !layer ? parentLayers : [...parentLayers, layer];
+      const stored = await this.#storeImage(
+        lease,
+        stableJson(config),
+        layers,
+        parent ? { parent: parent.id } : {},
+      );
+      if (options.buildKey !== undefined) stored.buildKey = options.buildKey;
+      return (await this.#commitRecord(stored, [])).record;
+    });
   }
 
   // ---- unpacking -------------------------------------------------------------------------

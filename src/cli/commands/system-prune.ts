@@ -25,13 +25,25 @@ export const command: Command = {
       all
         ? '  - all images without at least one container associated to them'
         : '  - all dangling images',
+      '  - all dangling build cache',
       '',
     ].join('\n');
     if (!flags.bool('force') && !(await confirm(ctx, warning))) return 0;
     const filters = parseFilters(flags.list('filter'));
     const c = await pruneContainers(ctx, filters);
     const i = await pruneImages(ctx, all, filters);
-    ctx.stdout.write([...c.lines, ...i.lines, reclaimed(c.space + i.space)].join('\n') + '\n');
+    const b = await ctx
+      .client()
+      .json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/build/prune', {
+        query: { all: all || undefined },
+      });
+    const cache = b.CachesDeleted ?? [];
+    const cacheLines = cache.length > 0 ? ['Deleted build cache objects:', ...cache, ''] : [];
+    ctx.stdout.write(
+      [...c.lines, ...i.lines, ...cacheLines, reclaimed(c.space + i.space + b.SpaceReclaimed)].join(
+        '\n',
+      ) + '\n',
+    );
     return 0;
   },
 };

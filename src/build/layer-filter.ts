@@ -1,0 +1,61 @@
+import { PassThrough, type Readable } from 'node:stream';
+import tar from 'tar-stream';
+
+/**
+ * A RUN container's diff as dockerd's layer has it: without the mount points the engine makes
+ * for /etc/hostname, /etc/hosts and /etc/resolv.conf (dockerd keeps those in the container's
+ * init layer, never in a commit), nor the /etc directory when nothing else in it changed.
+ */
+const mountPoints = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf']);
+
+function clean(name: string): string {
+  return name.replace(/^\.\//, '').replace(/\/+$/, '');
+}
+
+/**
+ * Copies a layer tar, leaving out the engine's own mount points and the directories made as
+ * targets of RUN mounts (`targets`, absolute), which are no part of the step's changes.
+ */
+export function withoutMountPoints(layer: Readable, targets: readonly string[] = []): Readable {
+  const dropped = new Set(targets.map((t) => clean(t.replace(/^\/+/, ''))));
+  const ex = tar.extract();
+  const pack = tar.pack();
+  const out = new PassThrough();
+  pack.pipe(out);
+  let pendingEtc: tar.Header | undefined;
+  const put = (header: tar.Header, body?: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pack.entry(header, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+    });
+  void (async (): Promise<void> => {
+    try {
+      layer.pipe(ex);
+      for await (const entry of ex) {
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        const h = entry.header;
+        const name = clean(h.name);
+        if (name === 'etc' && h.type === 'directory') {
+          pendingEtc = h;
+          continue;
+        }
+        if (mountPoints.has(name)) continue;
+        if (dropped.has(name) && h.type === 'directory') continue;
+        if (pendingEtc && name.startsWith('etc/')) {
+          await put(pendingEtc);
+          pendingEtc = undefined;
+        } else if (pendingEtc && !name.startsWith('etc/')) {
+          pendingEtc = undefined;
+        }
+        await put(
+          h,
+          h.type === 'file' || h.type === 'contiguous-file' ? Buffer.concat(chunks) : undefined,
+        );
+      }
+      pack.finalize();
+    } catch (err: unknown) {
+      out.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  })();
+  return out;
+}

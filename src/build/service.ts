@@ -1,0 +1,1256 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import posix from 'node:path/posix';
+import { Readable } from 'node:stream';
+import type { ContainerService } from '../containers/containers.js';
+import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.js';
+import type { ImageRecord, ImageService } from '../images/images.js';
+import type { HostConfigMount } from '../spec/engine.js';
+import type { ImageRuntimeConfig } from '../spec/oci-image.js';
+import { shortId } from '../util/digest.js';
+import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
+import { BuildStepError } from './build.js';
+import {
+  applyIgnore,
+  cleanSource,
+  entriesTar,
+  entryOf,
+  findSources,
+  globMatch,
+  hashEntries,
+  newIgnore,
+  readIgnoreFile,
+  receiveContext,
+  resolveInContext,
+  treeEntries,
+  type CopyEntry,
+  type Source,
+} from './context.js';
+import {
+  parseDockerfile,
+  type Dockerfile,
+  type Instruction,
+  type RunMount,
+  type Stage,
+} from './dockerfile/instructions.js';
+import { DockerfileSyntaxError } from './dockerfile/parser.js';
+import { expandWord } from './dockerfile/shell-word.js';
+import { withoutMountPoints } from './layer-filter.js';
+import {
+  applyMeta,
+  cacheKey,
+  expand,
+  nopCreatedByOne,
+  runStep,
+  workdirOf,
+  type StageState,
+} from './steps.js';
+
+const defaultPathEnv = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const tmpPrefix = 'build-';
+
+export interface NewBuildServiceOptions {
+  images: ImageService;
+  containers: ContainerService;
+  /** Scratch space for contexts (removed after each build). */
+  tmpRoot: string;
+  /** Where `RUN --mount=type=cache` directories live between builds. */
+  cacheRoot: string;
+}
+
+type CopyIns = Instruction & { kind: 'COPY' | 'ADD' };
+
+interface Run {
+  req: BuildRequest;
+  ctx: string;
+  work: string;
+  progress: (m: BuildMessage) => void;
+  out: (text: string) => void;
+  df: Dockerfile;
+  step: number;
+  total: number;
+  /** Result image (undefined: scratch) and config of each built stage, by index. */
+  stages: Map<number, { image: ImageRecord | undefined; config: ImageRuntimeConfig }>;
+  /** Build args the Dockerfile declared. */
+  used: Set<string>;
+  containers: Set<string>;
+}
+
+/** The builder over the image and container services; see build.ts for the contract. */
+class Builder implements BuildService {
+  readonly #images: ImageService;
+  readonly #containers: ContainerService;
+  readonly #tmp: string;
+  readonly #cacheRoot: string;
+  #running = 0;
+
+  constructor(o: NewBuildServiceOptions) {
+    this.#images = o.images;
+    this.#containers = o.containers;
+    this.#tmp = o.tmpRoot;
+    this.#cacheRoot = o.cacheRoot;
+  }
+
+  async open(): Promise<void> {
+    await fs.mkdir(this.#tmp, { recursive: true });
+    for (const e of await fs.readdir(this.#tmp)) {
+      if (e.startsWith(tmpPrefix))
+        await fs.rm(path.join(this.#tmp, e), { recursive: true, force: true });
+    }
+  }
+
+  async build(
+    context: Readable,
+    req: BuildRequest,
+    progress: (m: BuildMessage) => void,
+  ): Promise<BuildResult> {
+    const work = path.join(this.#tmp, `${tmpPrefix}${randomBytes(8).toString('hex')}`);
+    const ctx = path.join(work, 'context');
+    await fs.mkdir(ctx, { recursive: true });
+    const run: Run = {
+      req,
+      ctx,
+      work,
+      progress,
+      out: (text) => {
+        if (!req.quiet) progress({ stream: text });
+      },
+      df: { directives: {}, escape: '\\', metaArgs: [], stages: [], total: 0 },
+      step: 0,
+      total: 0,
+      stages: new Map(),
+      used: new Set(),
+      containers: new Set(),
+    };
+    this.#running++;
+    try {
+      const bare = await receiveContext(context, ctx);
+      const dockerfileName = req.dockerfile || 'Dockerfile';
+      let text = bare;
+      if (text === undefined) {
+        const rel = cleanSource(dockerfileName);
+        try {
+          text = await fs.readFile(path.join(ctx, rel), 'utf8');
+        } catch (err: unknown) {
+          if (
+            errnoCode(err) === 'ENOENT' ||
+            errnoCode(err) === 'EISDIR' ||
+            errnoCode(err) === 'ENOTDIR'
+          ) {
+            throw new InvalidArgumentError(
+              `Cannot locate specified Dockerfile: ${dockerfileName}`,
+              { cause: err },
+            );
+          }
+          throw err;
+        }
+        await applyIgnore(ctx, newIgnore(await readIgnoreFile(ctx, rel)));
+      }
+      try {
+        run.df = parseDockerfile(text);
+      } catch (err: unknown) {
+        if (err instanceof DockerfileSyntaxError) {
+          throw new InvalidArgumentError(err.message, { cause: err });
+        }
+        throw err;
+      }
+      return await this.#run(run);
+    } finally {
+      this.#running--;
+      for (const id of run.containers) await this.#removeContainer(id);
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  async #run(run: Run): Promise<BuildResult> {
+    const { df, req } = run;
+    const target = this.#targetStage(df, req.target);
+    const needed = this.#neededStages(df, target);
+    const labels = Object.keys(req.labels).sort();
+    run.total =
+      df.metaArgs.length +
+      df.stages
+        .filter((s) => s.index <= target.index)
+        .reduce((n, s) => n + 1 + s.instructions.length, 0) +
+      labels.length;
+    const meta: StageState = this.#freshState({}, req, df.escape);
+    for (const a of df.metaArgs) {
+      this.#stepLine(run, a.original);
+      applyMeta(meta, a);
+      for (const x of a.args) run.used.add(x.name);
+    }
+    let final: ImageRecord | undefined;
+    for (const stage of df.stages) {
+      if (stage.index > target.index) break;
+      if (!needed.has(stage.index)) {
+        // Not built: the target does not need it. Its steps keep their numbers, as in dockerd.
+        run.step += 1 + stage.instructions.length;
+        continue;
+      }
+      final = await this.#buildStage(run, stage, meta, stage === target ? labels : []);
+    }
+    const unused = Object.keys(req.buildArgs)
+      .filter((k) => !run.used.has(k) && !proxyNames.has(k))
+      .sort();
+    if (unused.length > 0) {
+      run.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    }
+    if (!final) {
+      throw new InvalidArgumentError('the target stage produced no image (FROM scratch alone)');
+    }
+    run.progress({ aux: { ID: final.id } });
+    if (req.quiet) run.progress({ stream: `${final.id}\n` });
+    run.out(`Successfully built ${shortId(final.id)}\n`);
+    const tagged: string[] = [];
+    for (const t of req.tags) {
+      await this.#images.tag(final.id, t);
+      tagged.push(t);
+      run.out(`Successfully tagged ${familiar(t)}\n`);
+    }
+    return { id: final.id, tags: tagged };
+  }
+
+  #targetStage(df: Dockerfile, target: string): Stage {
+    if (target === '') {
+      const last = df.stages[df.stages.length - 1];
+      if (!last) throw new InvalidArgumentError('no build stage in Dockerfile');
+      return last;
+    }
+    const s = df.stages.find((x) => x.name === target.toLowerCase());
+    if (!s) throw new InvalidArgumentError(`failed to reach build target ${target} in Dockerfile`);
+    return s;
+  }
+
+  /** The stage a FROM or `--from` word names, if it names a stage before `before`. */
+  #stageNamed(df: Dockerfile, word: string, before: number): Stage | undefined {
+    const lower = word.toLowerCase();
+    const byName = df.stages.find((s) => s.name === lower);
+    if (byName) {
+      if (byName.index >= before) {
+        throw new InvalidArgumentError(
+          byName.index === before
+            ? `invalid from flag value ${word}: refers to current build stage`
+            : `invalid from flag value ${word}: stage ${word} is defined after the stage that uses it`,
+        );
+      }
+      return byName;
+    }
+    if (/^\d+$/.test(word)) {
+      const n = Number(word);
+      if (n >= before) {
+        throw new InvalidArgumentError(
+          `invalid from flag value ${word}: refers to a current or later build stage`,
+        );
+      }
+      return df.stages[n];
+    }
+    return undefined;
+  }
+
+  /** The target and every stage it depends on (FROM a stage, COPY --from a stage). */
+  #neededStages(df: Dockerfile, target: Stage): Set<number> {
+    const needed = new Set<number>();
+    const visit = (s: Stage): void => {
+      if (needed.has(s.index)) return;
+      needed.add(s.index);
+      const fromStage = this.#stageNamed(df, s.from.image, s.index);
+      if (fromStage) visit(fromStage);
+      for (const ins of s.instructions) {
+        if ((ins.kind === 'COPY' || ins.kind === 'ADD') && ins.from !== undefined) {
+          const dep = this.#stageNamed(df, ins.from, s.index);
+          if (dep) visit(dep);
+        }
+      }
+    };
+    visit(target);
+    return needed;
+  }
+
+  #freshState(config: ImageRuntimeConfig, req: BuildRequest, escape: string): StageState {
+    return {
+      config,
+      args: new Map(),
+      buildArgs: req.buildArgs,
+      used: new Set(),
+      cmdSet: false,
+      escape,
+    };
+  }
+
+  #stepLine(run: Run, original: string): void {
+    run.step++;
+    run.out(`Step ${run.step}/${run.total} : ${original}\n`);
+  }
+
+  async #buildStage(
+    run: Run,
+    stage: Stage,
+    meta: StageState,
+    labels: string[],
+  ): Promise<ImageRecord | undefined> {
+    const { df, req } = run;
+    this.#stepLine(run, stage.from.original);
+    const metaLookup = (name: string): string | undefined => {
+      if (!meta.args.has(name)) return undefined;
+      const given = req.buildArgs[name];
+      if (given !== undefined && given !== null) return given;
+      return meta.args.get(name);
+    };
+    let imageName: string;
+    try {
+      imageName = expandWord(stage.from.image, metaLookup, { escape: df.escape });
+    } catch (err: unknown) {
+      throw new InvalidArgumentError(`FROM ${stage.from.image}: ${String(err)}`, { cause: err });
+    }
+    let image: ImageRecord | undefined;
+    let config: ImageRuntimeConfig;
+    const fromStage = this.#stageNamed(df, imageName, stage.index);
+    if (fromStage) {
+      const built = run.stages.get(fromStage.index);
+      if (!built) throw new InvalidArgumentError(`stage ${imageName} was not built`);
+      image = built.image;
+      config = structuredClone(built.config);
+    } else if (imageName.toLowerCase() === 'scratch') {
+      image = undefined;
+      config = { Env: [defaultPathEnv] };
+    } else {
+      if (imageName === '')
+        throw new InvalidArgumentError('base name (${' + '}) should not be blank');
+      try {
+        image = await this.#images.get(imageName);
+      } catch (err: unknown) {
+        if (err instanceof NotFoundError) {
+          throw new NotFoundError(
+            `pull access denied for ${imageName}, repository does not exist or may require 'docker login': no such image here and no registry client`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      config = structuredClone(image.config.config ?? {});
+    }
+    if (image) run.out(` ---> ${shortId(image.id)}\n`);
+    // As dockerd: a stage's environment always has a PATH.
+    if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) {
+      config.Env = [...(config.Env ?? []), defaultPathEnv];
+    }
+    const state = this.#freshState(config, req, df.escape);
+    // The meta ARGs' values stay visible to a stage only through its own ARG lines.
+    const triggers = state.config.OnBuild ?? [];
+    delete state.config.OnBuild;
+    let current = image;
+    if (triggers.length > 0) {
+      run.out(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}\n`);
+      for (const t of triggers) {
+        const parsed = parseDockerfile(`FROM scratch\n${t}`).stages[0]?.instructions[0];
+        if (!parsed) continue;
+        current = await this.#step(run, stage, state, current, parsed, meta);
+      }
+    }
+    for (const ins of stage.instructions) {
+      this.#stepLine(run, ins.original);
+      current = await this.#step(run, stage, state, current, ins, meta);
+    }
+    // `--label`: one LABEL step per label, sorted, as dockerd adds them.
+    for (const k of labels) {
+      const v = req.labels[k] ?? '';
+      const ins: Instruction = {
+        kind: 'LABEL',
+        line: 0,
+        original: `LABEL ${k}=${v}`,
+        pairs: [{ key: escapeLiteral(k), value: escapeLiteral(v) }],
+      };
+      this.#stepLine(run, ins.original);
+      current = await this.#step(run, stage, state, current, ins, meta);
+    }
+    for (const u of state.used) run.used.add(u);
+    run.stages.set(stage.index, { image: current, config: state.config });
+    return current;
+  }
+
+  /** Finds a cached step image: same parent, same key. */
+  async #cached(
+    run: Run,
+    parent: ImageRecord | undefined,
+    key: string,
+  ): Promise<ImageRecord | undefined> {
+    if (run.req.noCache) return undefined;
+    const all = await this.#images.list();
+    return all.find((r) => r.buildKey === key && r.parent === parent?.id);
+  }
+
+  async #commitStep(
+    run: Run,
+    parent: ImageRecord | undefined,
+    state: StageState,
+    key: string,
+    createdBy: string,
+    diff?: Readable,
+  ): Promise<ImageRecord> {
+    const opts: Parameters<ImageService['build']>[0] = {
+      config: withoutEmpty(state.config),
+      createdBy,
+      buildKey: key,
+    };
+    if (parent) opts.parent = parent;
+    if (diff) opts.diff = diff;
+    if (run.req.platform) opts.platform = run.req.platform;
+    const epoch = process.env.SOURCE_DATE_EPOCH;
+    if (epoch && /^\d+$/.test(epoch)) opts.created = new Date(Number(epoch) * 1000).toISOString();
+    const image = await this.#images.build(opts);
+    run.out(` ---> ${shortId(image.id)}\n`);
+    return image;
+  }
+
+  async #step(
+    run: Run,
+    stage: Stage,
+    state: StageState,
+    current: ImageRecord | undefined,
+    ins: Instruction,
+    meta: StageState,
+  ): Promise<ImageRecord | undefined> {
+    switch (ins.kind) {
+      case 'FROM':
+        throw new InvalidArgumentError('FROM inside a stage');
+      case 'RUN':
+        return this.#runStep(run, stage, state, current, ins);
+      case 'COPY':
+      case 'ADD':
+        return this.#copyStep(run, stage, state, current, ins);
+      case 'WORKDIR':
+        return this.#workdirStep(run, state, current, ins.raw);
+      case 'ARG': {
+        // An ARG without a default takes the value of the same ARG before FROM.
+        const withMeta: Instruction = {
+          ...ins,
+          args: ins.args.map((a) =>
+            a.value === undefined && meta.args.has(a.name) && meta.args.get(a.name) !== undefined
+              ? { name: a.name, value: escapeLiteral(meta.args.get(a.name) ?? '') }
+              : a,
+          ),
+        };
+        return this.#metaStep(run, state, current, withMeta);
+      }
+      default:
+        return this.#metaStep(run, state, current, ins);
+    }
+  }
+
+  async #metaStep(
+    run: Run,
+    state: StageState,
+    current: ImageRecord | undefined,
+    ins: Instruction,
+  ): Promise<ImageRecord> {
+    const before = state.author;
+    const r = applyMeta(state, ins);
+    state.config = r.config;
+    const key = cacheKey({
+      parent: current?.id ?? '',
+      createdBy: r.createdBy,
+      config: r.config,
+      author: state.author ?? before ?? '',
+    });
+    const hit = await this.#cached(run, current, key);
+    if (hit) {
+      run.out(' ---> Using cache\n');
+      run.out(` ---> ${shortId(hit.id)}\n`);
+      return hit;
+    }
+    return this.#commitStep(run, current, state, key, r.createdBy);
+  }
+
+  async #newContainer(
+    run: Run,
+    image: ImageRecord,
+    config: Record<string, unknown>,
+    network?: string,
+    mounts: HostConfigMount[] = [],
+  ): Promise<string> {
+    const mode = network && network !== 'default' ? network : run.req.networkMode || 'default';
+    const { Id } = await this.#containers.create({
+      Image: image.id,
+      Entrypoint: [''],
+      Cmd: ['/bin/true'],
+      ...config,
+      Labels: {},
+      HostConfig: {
+        NetworkMode: mode,
+        ...(mounts.length > 0 ? { Mounts: mounts } : {}),
+        ...(run.req.extraHosts.length > 0 ? { ExtraHosts: run.req.extraHosts } : {}),
+      },
+    });
+    run.containers.add(Id);
+    return Id;
+  }
+
+  async #removeContainer(id: string): Promise<void> {
+    try {
+      await this.#containers.remove(id, { force: true, volumes: true, link: false });
+    } catch (err: unknown) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+
+  async #finishContainer(run: Run, id: string, announce: boolean): Promise<void> {
+    await this.#removeContainer(id);
+    run.containers.delete(id);
+    if (announce) run.out(`Removing intermediate container ${shortId(id)}\n`);
+  }
+
+  async #runStep(
+    run: Run,
+    stage: Stage,
+    state: StageState,
+    current: ImageRecord | undefined,
+    ins: Instruction & { kind: 'RUN' },
+  ): Promise<ImageRecord> {
+    let command = ins.command;
+    if (ins.heredocs.length > 0 && !command.json) {
+      const first = ins.heredocs[0];
+      if (first && /^<<-?["']?[A-Za-z0-9_.-]+["']?$/.test(command.text.trim())) {
+        command = { json: false, text: first.content };
+      } else {
+        command = {
+          json: false,
+          text: `${command.text}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`,
+        };
+      }
+    }
+    const mounts = await this.#runMounts(run, stage, ins.mounts);
+    const { argv, createdBy, env } = runStep(state, command);
+    const key = cacheKey({
+      parent: current?.id ?? '',
+      createdBy,
+      env,
+      config: state.config,
+      network: ins.network ?? '',
+      mounts: mounts.key,
+    });
+    const hit = await this.#cached(run, current, key);
+    if (hit) {
+      run.out(' ---> Using cache\n');
+      run.out(` ---> ${shortId(hit.id)}\n`);
+      return hit;
+    }
+    if (!current)
+      throw new InvalidArgumentError('RUN needs a base image with a shell: FROM scratch has none');
+    const config: Record<string, unknown> = {
+      Cmd: argv,
+      Env: env,
+      WorkingDir: state.config.WorkingDir ?? '',
+      User: state.config.User ?? '',
+      AttachStdout: true,
+      AttachStderr: true,
+    };
+    const cid = await this.#newContainer(run, current, config, ins.network, mounts.host);
+    // As dockerd does: a RUN container gets its image's volume mount points made, so they
+    // show in the layer.
+    const missing: CopyEntry[] = [];
+    for (const v of Object.keys(state.config.Volumes ?? {})) {
+      const abs = posix.resolve('/', v);
+      if (abs === '/' || (await this.#exists(cid, abs))) continue;
+      missing.push({
+        name: abs.slice(1),
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: new Date(),
+        size: 0,
+      });
+    }
+    if (missing.length > 0) {
+      await this.#containers.putArchive(cid, '/', entriesTar(missing), {
+        noOverwriteDirNonDir: false,
+        copyUIDGID: true,
+      });
+    }
+    run.out(` ---> Running in ${shortId(cid)}\n`);
+    const attachment = await this.#containers.attach(cid, {
+      stdin: false,
+      stdout: true,
+      stderr: true,
+      logs: false,
+      stream: true,
+    });
+    const pump = (async (): Promise<void> => {
+      for await (const chunk of attachment.output as AsyncIterable<{ data: Buffer | string }>) {
+        const data = typeof chunk.data === 'string' ? chunk.data : chunk.data.toString('utf8');
+        run.out(data);
+      }
+    })();
+    let code: number;
+    try {
+      await this.#containers.start(cid);
+      const exit = await this.#containers.wait(cid, 'not-running');
+      code = exit.StatusCode;
+    } finally {
+      await Promise.race([pump, new Promise((r) => setTimeout(r, 2000))]);
+      attachment.close();
+    }
+    if (code !== 0) {
+      await this.#finishContainer(run, cid, false);
+      throw new BuildStepError(
+        `The command '${argv.join(' ')}' returned a non-zero code: ${code}`,
+        code,
+      );
+    }
+    const diff = withoutMountPoints(
+      await this.#containers.diff(cid),
+      mounts.host.map((m) => m.Target ?? ''),
+    );
+    const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
+    return image;
+  }
+
+  /**
+   * RUN's `--mount`s as container mounts, and what of them goes into the cache key: a bind's
+   * content (from the context or a stage), a cache's id, a tmpfs's target.
+   */
+  async #runMounts(
+    run: Run,
+    stage: Stage,
+    mounts: RunMount[],
+  ): Promise<{ host: HostConfigMount[]; key: unknown[] }> {
+    const host: HostConfigMount[] = [];
+    const key: unknown[] = [];
+    for (const m of mounts) {
+      const o = m.options;
+      const target = posix.resolve('/', o.target ?? '');
+      const readonly = ['ro', 'readonly'].some((k) => o[k] !== undefined && o[k] !== 'false');
+      switch (m.type) {
+        case 'tmpfs':
+          host.push({ Type: 'tmpfs', Target: target });
+          key.push({ type: 'tmpfs', target });
+          break;
+        case 'cache': {
+          const id = o.id || target;
+          const dir = path.join(this.#cacheRoot, cacheKey({ id }).slice('sha256:'.length, 39));
+          try {
+            await fs.mkdir(dir, { recursive: true });
+            const mode = o.mode !== undefined ? parseInt(o.mode, 8) : 0o755;
+            if (Number.isNaN(mode)) throw new InvalidArgumentError(`invalid cache mode ${o.mode}`);
+            await fs.chmod(dir, mode);
+            await fs.chown(dir, Number(o.uid ?? 0), Number(o.gid ?? 0));
+          } catch (err: unknown) {
+            if (err instanceof InvalidArgumentError) throw err;
+            throw new InvalidArgumentError(`cache mount ${id}: ${String(err)}`, { cause: err });
+          }
+          host.push({ Type: 'bind', Source: dir, Target: target, ReadOnly: readonly });
+          key.push({ type: 'cache', target, id, readonly });
+          break;
+        }
+        case 'bind': {
+          const source = o.source ?? o.src ?? '.';
+          const root =
+            o.from !== undefined ? await this.#fromRoot(run, stage, o.from, [source]) : run.ctx;
+          const src = await resolveInContext(root, cleanSource(source));
+          let st;
+          try {
+            st = await fs.stat(src);
+          } catch (err: unknown) {
+            throw new NotFoundError(`bind mount source ${source}: not found`, { cause: err });
+          }
+          const entries = st.isDirectory()
+            ? await treeEntries(src, '', undefined, () => false)
+            : [entryOf(src, st, posix.basename(source), undefined)];
+          const hash = await hashEntries(entries);
+          let bound = src;
+          const rw = ['rw', 'readwrite'].some((k) => o[k] !== undefined && o[k] !== 'false');
+          if (rw) {
+            // Writes to a read-write bind are thrown away: they go to a copy.
+            bound = path.join(run.work, `bind-${randomBytes(4).toString('hex')}`);
+            await fs.cp(src, bound, { recursive: true, verbatimSymlinks: true });
+          }
+          host.push({ Type: 'bind', Source: bound, Target: target, ReadOnly: !rw });
+          key.push({ type: 'bind', target, hash, rw });
+          break;
+        }
+        default:
+          throw new InvalidArgumentError(
+            `RUN --mount=type=${m.type} is not supported by berth's builder yet`,
+          );
+      }
+    }
+    return { host, key };
+  }
+
+  /** Commits a container's diff, then removes the container and says so. */
+  async #commitStepAfter(
+    run: Run,
+    parent: ImageRecord,
+    state: StageState,
+    key: string,
+    createdBy: string,
+    diff: Readable,
+    container: string,
+  ): Promise<ImageRecord> {
+    const opts: Parameters<ImageService['build']>[0] = {
+      parent,
+      config: withoutEmpty(state.config),
+      createdBy,
+      buildKey: key,
+      diff,
+    };
+    const epoch = process.env.SOURCE_DATE_EPOCH;
+    if (epoch && /^\d+$/.test(epoch)) opts.created = new Date(Number(epoch) * 1000).toISOString();
+    const image = await this.#images.build(opts);
+    await this.#finishContainer(run, container, true);
+    run.out(` ---> ${shortId(image.id)}\n`);
+    return image;
+  }
+
+  async #workdirStep(
+    run: Run,
+    state: StageState,
+    current: ImageRecord | undefined,
+    raw: string,
+  ): Promise<ImageRecord> {
+    const dir = workdirOf(state, raw);
+    state.config = { ...state.config, WorkingDir: dir };
+    const createdBy = nopCreatedByOne(state.config, `WORKDIR ${dir}`);
+    const key = cacheKey({ parent: current?.id ?? '', createdBy, config: state.config });
+    const hit = await this.#cached(run, current, key);
+    if (hit) {
+      run.out(' ---> Using cache\n');
+      run.out(` ---> ${shortId(hit.id)}\n`);
+      return hit;
+    }
+    const components = dir.split('/').filter((p) => p !== '');
+    const dirEntries = (missingFrom: number): CopyEntry[] =>
+      components.slice(missingFrom).map((_, i) => ({
+        name: components.slice(0, missingFrom + i + 1).join('/'),
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: new Date(),
+        size: 0,
+      }));
+    if (!current || current.chainIDs.length === 0) {
+      return this.#commitStep(run, current, state, key, createdBy, entriesTar(dirEntries(0)));
+    }
+    const id = await this.#newContainer(run, current, {});
+    run.out(` ---> Running in ${shortId(id)}\n`);
+    let missingFrom = components.length;
+    for (let i = components.length; i > 0; i--) {
+      if (await this.#exists(id, `/${components.slice(0, i).join('/')}`)) break;
+      missingFrom = i - 1;
+    }
+    if (missingFrom < components.length) {
+      await this.#containers.putArchive(id, '/', entriesTar(dirEntries(missingFrom)), {
+        noOverwriteDirNonDir: false,
+        copyUIDGID: true,
+      });
+    }
+    const diff = withoutMountPoints(await this.#containers.diff(id));
+    return this.#commitStepAfter(run, current, state, key, createdBy, diff, id);
+  }
+
+  async #exists(container: string, p: string): Promise<boolean> {
+    try {
+      await this.#containers.statPath(container, p);
+      return true;
+    } catch (err: unknown) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async #isDir(container: string | undefined, p: string): Promise<boolean> {
+    if (!container) return false;
+    try {
+      const st = await this.#containers.statPath(container, p);
+      return (st.mode & 0x80000000) !== 0;
+    } catch (err: unknown) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** Owner for `--chown`, names looked up in the image's /etc/passwd and /etc/group. */
+  async #owner(container: string | undefined, spec: string): Promise<{ uid: number; gid: number }> {
+    const [user = '', group] = spec.split(':');
+    const read = async (file: string): Promise<string[][]> => {
+      if (!container) return [];
+      try {
+        const { tar } = await this.#containers.getArchive(container, file);
+        const text = await fileFromTar(tar);
+        return text.split('\n').map((l) => l.split(':'));
+      } catch (err: unknown) {
+        if (err instanceof NotFoundError) return [];
+        throw err;
+      }
+    };
+    let uid: number;
+    let gid: number | undefined;
+    if (/^\d+$/.test(user)) uid = Number(user);
+    else {
+      const line = (await read('/etc/passwd')).find((l) => l[0] === user);
+      if (!line)
+        throw new InvalidArgumentError(
+          `unable to convert uid/gid chown string to host mapping: can't find uid for user ${user}: no such user: ${user}`,
+        );
+      uid = Number(line[2]);
+    }
+    // A user name alone means the group of the same name, as dockerd reads `--chown`.
+    const groupName =
+      group !== undefined && group !== '' ? group : /^\d+$/.test(user) ? undefined : user;
+    if (groupName !== undefined) {
+      const group = groupName;
+      if (/^\d+$/.test(group)) gid = Number(group);
+      else {
+        const line = (await read('/etc/group')).find((l) => l[0] === group);
+        if (!line)
+          throw new InvalidArgumentError(
+            `unable to convert uid/gid chown string to host mapping: can't find gid for group ${group}: no such group: ${group}`,
+          );
+        gid = Number(line[2]);
+      }
+    }
+    return { uid, gid: gid ?? uid };
+  }
+
+  /** Where `--from` sources come from: a directory holding the paths asked for. */
+  async #fromRoot(run: Run, stage: Stage, from: string, sources: string[]): Promise<string> {
+    const fromStage = this.#stageNamed(run.df, from, stage.index);
+    let image: ImageRecord | undefined;
+    if (fromStage) {
+      const built = run.stages.get(fromStage.index);
+      if (!built) throw new InvalidArgumentError(`stage ${from} was not built`);
+      image = built.image;
+    } else {
+      try {
+        image = await this.#images.get(from);
+      } catch (err: unknown) {
+        if (err instanceof NotFoundError) {
+          throw new NotFoundError(`invalid from flag value ${from}: No such image: ${from}`, {
+            cause: err,
+          });
+        }
+        throw err;
+      }
+    }
+    const root = path.join(run.work, `from-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(root, { recursive: true });
+    if (!image || image.chainIDs.length === 0) return root;
+    const id = await this.#newContainer(run, image, {});
+    try {
+      const wanted = new Set<string>();
+      for (const s of sources) {
+        const rel = cleanSource(s);
+        // A glob needs the directory it matches in; a plain path just itself.
+        const parts = rel.split('/');
+        const firstGlob = parts.findIndex((p) => /[*?[]/.test(p));
+        wanted.add(firstGlob < 0 ? rel : parts.slice(0, firstGlob).join('/'));
+      }
+      for (const rel of wanted) {
+        let got: { tar: Readable };
+        try {
+          got = await this.#containers.getArchive(id, `/${rel}`);
+        } catch (err: unknown) {
+          if (err instanceof NotFoundError) continue;
+          throw err;
+        }
+        const { extract } = await import('../archive/apply.js');
+        const dest = path.join(root, path.dirname(rel));
+        await fs.mkdir(dest, { recursive: true });
+        await extract(root, got.tar, { whiteouts: 'none', base: path.dirname(rel) || '.' });
+      }
+    } finally {
+      await this.#finishContainer(run, id, false);
+    }
+    return root;
+  }
+
+  async #copyStep(
+    run: Run,
+    stage: Stage,
+    state: StageState,
+    current: ImageRecord | undefined,
+    ins: CopyIns,
+  ): Promise<ImageRecord> {
+    const keyword = ins.kind;
+    const rawSources = ins.sources.map((s) => expand(state, s));
+    const destWritten = expand(state, ins.dest);
+    const from = ins.from !== undefined ? expand(state, ins.from) : undefined;
+    if (ins.kind === 'ADD' && from !== undefined)
+      throw new InvalidArgumentError('ADD does not take --from');
+    const urls = ins.kind === 'ADD' ? rawSources.filter((s) => /^https?:\/\//.test(s)) : [];
+    const local = rawSources.filter((s) => !urls.includes(s));
+    const root = from !== undefined ? await this.#fromRoot(run, stage, from, local) : run.ctx;
+    const found: Source[] = [];
+    for (const s of local) found.push(...(await findSources(root, s, keyword)));
+    const count = found.length + urls.length + ins.heredocs.length;
+    const workdir = state.config.WorkingDir || '/';
+    const trailing = destWritten.endsWith('/') || destWritten === '.' || destWritten.endsWith('/.');
+    const destAbs = posix.resolve(workdir, destWritten);
+    if (count > 1 && !trailing) {
+      throw new InvalidArgumentError(
+        `When using ${keyword} with more than one source file, the destination must be a directory and end with a /`,
+      );
+    }
+    const hasLayers = current !== undefined && current.chainIDs.length > 0;
+    const container = hasLayers && current ? await this.#newContainer(run, current, {}) : undefined;
+    try {
+      const chownSpec = ins.chown !== undefined ? expand(state, ins.chown) : undefined;
+      const owner =
+        chownSpec !== undefined
+          ? await this.#owner(container, chownSpec)
+          : from !== undefined
+            ? undefined
+            : { uid: 0, gid: 0 };
+      const chmod = ins.chmod !== undefined ? parseInt(ins.chmod, 8) : undefined;
+      const destIsDir = trailing || (await this.#isDir(container, destAbs));
+      const entries: CopyEntry[] = [];
+      const made = new Set<string>();
+      const archives: { host: string; dest: string }[] = [];
+      const excluded = (rel: string): boolean =>
+        ins.exclude.some((p) => globMatch(p, rel) || globMatch(p, posix.basename(rel)));
+      let kind = 'file';
+      for (const src of found) {
+        if (src.stat.isDirectory()) {
+          kind = 'dir';
+          const base = ins.parents ? posix.join(destAbs, src.rel) : destAbs;
+          entries.push(...(await this.#missingDirs(container, base, owner, made)));
+          entries.push(...(await treeEntries(src.host, base.slice(1), owner, excluded)));
+          continue;
+        }
+        if (ins.kind === 'ADD' && (await isArchive(src.host))) {
+          // An archive always unpacks into the destination, as a directory.
+          entries.push(...(await this.#missingDirs(container, destAbs, owner, made)));
+          archives.push({ host: src.host, dest: destAbs });
+          continue;
+        }
+        const name = destIsDir
+          ? posix.join(destAbs, ins.parents ? src.rel : posix.basename(src.rel))
+          : destAbs;
+        entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
+        const e = entryOf(src.host, src.stat, name.slice(1), owner);
+        if (ins.kind === 'ADD' && owner === undefined) {
+          e.uid = 0;
+          e.gid = 0;
+        }
+        entries.push(e);
+      }
+      for (const h of ins.heredocs) {
+        const content = h.expand
+          ? expand(state, `"${h.content.replace(/(["\\])/g, '\\$1')}"`)
+          : h.content;
+        const data = Buffer.from(content);
+        const name = destIsDir ? posix.join(destAbs, h.name) : destAbs;
+        entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
+        entries.push({
+          name: name.slice(1),
+          type: 'file',
+          mode: 0o644,
+          uid: owner?.uid ?? 0,
+          gid: owner?.gid ?? 0,
+          mtime: new Date(),
+          size: data.length,
+          data,
+        });
+      }
+      for (const u of urls) {
+        const { data, mtime } = await download(u);
+        const base = posix.basename(new URL(u).pathname) || 'index.html';
+        const name = destIsDir ? posix.join(destAbs, base) : destAbs;
+        entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
+        entries.push({
+          name: name.slice(1),
+          type: 'file',
+          mode: 0o600,
+          uid: owner?.uid ?? 0,
+          gid: owner?.gid ?? 0,
+          mtime,
+          size: data.length,
+          data,
+        });
+      }
+      if (chmod !== undefined) for (const e of entries) if (e.type !== 'symlink') e.mode = chmod;
+      if (count > 1) kind = 'multi';
+      const archiveHashes: string[] = [];
+      for (const a of archives) archiveHashes.push(await hashFile(a.host));
+      const hash = await hashEntries(entries);
+      const contentHash =
+        archives.length > 0 ? cacheKey({ hash, archiveHashes }).slice('sha256:'.length) : hash;
+      // dockerd writes the --chown comment glued to the source hash.
+      const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
+      const createdBy = nopCreatedByOne(
+        state.config,
+        `${keyword} ${chownComment}${kind}:${contentHash} in ${destWritten} `,
+      );
+      const key = cacheKey({
+        parent: current?.id ?? '',
+        createdBy,
+        config: state.config,
+        chown: ins.chown ?? '',
+        chmod: ins.chmod ?? '',
+      });
+      const hit = await this.#cached(run, current, key);
+      if (hit) {
+        run.out(' ---> Using cache\n');
+        run.out(` ---> ${shortId(hit.id)}\n`);
+        return hit;
+      }
+      if (!container) {
+        if (archives.length > 0)
+          throw new InvalidArgumentError('ADD of an archive onto scratch is not supported yet');
+        return this.#commitStep(
+          run,
+          current,
+          state,
+          key,
+          createdBy,
+          entriesTar(withParents(entries)),
+        );
+      }
+      if (entries.length > 0) {
+        await this.#containers.putArchive(container, '/', entriesTar(entries), {
+          noOverwriteDirNonDir: false,
+          copyUIDGID: true,
+        });
+      }
+      for (const a of archives) {
+        if (!(await this.#exists(container, a.dest))) {
+          await this.#containers.putArchive(
+            container,
+            '/',
+            entriesTar(
+              withParents([
+                {
+                  name: a.dest.slice(1),
+                  type: 'directory',
+                  mode: 0o755,
+                  uid: 0,
+                  gid: 0,
+                  mtime: new Date(),
+                  size: 0,
+                },
+              ]),
+            ),
+            { noOverwriteDirNonDir: false, copyUIDGID: true },
+          );
+        }
+        await this.#containers.putArchive(container, a.dest, createReadStream(a.host), {
+          noOverwriteDirNonDir: false,
+          copyUIDGID: true,
+        });
+      }
+      const diff = withoutMountPoints(await this.#containers.diff(container));
+      const image = await this.#images.build({
+        parent: current as ImageRecord,
+        config: withoutEmpty(state.config),
+        createdBy,
+        buildKey: key,
+        diff,
+        ...(process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)
+          ? { created: new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() }
+          : {}),
+      });
+      run.out(` ---> ${shortId(image.id)}\n`);
+      return image;
+    } finally {
+      if (container) await this.#finishContainer(run, container, false);
+    }
+  }
+
+  /**
+   * Entries for the directories from `/` down to `dir` that do not exist yet: made 0755 and
+   * owned by the `--chown` owner, as dockerd makes a destination's missing parents.
+   */
+  async #missingDirs(
+    container: string | undefined,
+    dir: string,
+    owner: { uid: number; gid: number } | undefined,
+    made: Set<string>,
+  ): Promise<CopyEntry[]> {
+    const parts = dir.split('/').filter((x) => x !== '');
+    const out: CopyEntry[] = [];
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      if (made.has(rel)) continue;
+      if (await this.#exists2(container, `/${rel}`)) continue;
+      made.add(rel);
+      out.push({
+        name: rel,
+        type: 'directory',
+        mode: 0o755,
+        uid: owner?.uid ?? 0,
+        gid: owner?.gid ?? 0,
+        mtime: new Date(),
+        size: 0,
+      });
+    }
+    return out;
+  }
+
+  async #exists2(container: string | undefined, p: string): Promise<boolean> {
+    if (!container) return false;
+    return this.#exists(container, p);
+  }
+
+  async prune(_options: {
+    all: boolean;
+  }): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
+    // Step images under a tagged image are that image's own layers: `all` cannot take them
+    // either, so both forms remove the same set.
+    const deleted: string[] = [];
+    let space = 0;
+    const users = this.#containers.imageUsers();
+    for (;;) {
+      const all = await this.#images.list();
+      const parents = new Set(all.map((r) => r.parent).filter((p) => p !== undefined));
+      const victims = all.filter(
+        (r) =>
+          r.buildKey !== undefined &&
+          r.repoTags.length === 0 &&
+          r.repoDigests.length === 0 &&
+          !parents.has(r.id) &&
+          (users.get(r.id) ?? 0) === 0,
+      );
+      if (victims.length === 0) break;
+      for (const v of victims) {
+        try {
+          const res = await this.#images.remove(v.id, {
+            force: false,
+            noprune: true,
+            inUse: (id) => (users.get(id) ?? 0) > 0,
+          });
+          deleted.push(v.id);
+          space += v.layerSizes?.[v.layerSizes.length - 1] ?? 0;
+          void res;
+        } catch (err: unknown) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+    }
+    // RUN cache mounts go too, unless a build is using them now.
+    if (this.#running === 0) {
+      let names: string[] = [];
+      try {
+        names = await fs.readdir(this.#cacheRoot);
+      } catch (err: unknown) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      for (const n of names) {
+        await fs.rm(path.join(this.#cacheRoot, n), { recursive: true, force: true });
+        deleted.push(n);
+      }
+    }
+    return { CachesDeleted: deleted, SpaceReclaimed: space };
+  }
+}
+
+const proxyNames = new Set([
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+]);
+
+/** `name` as Docker prints a tag: `:latest` added when no tag is given. */
+function familiar(t: string): string {
+  return t.slice(t.lastIndexOf('/') + 1).includes(':') ? t : `${t}:latest`;
+}
+
+function escapeLiteral(v: string): string {
+  return `'${v.replace(/'/g, `'"'"'`)}'`;
+}
+
+/** Config without empty optional members, as Docker's JSON leaves them out. */
+function withoutEmpty(c: ImageRuntimeConfig): ImageRuntimeConfig {
+  const out: ImageRuntimeConfig = { ...c };
+  if (out.Cmd === null) delete out.Cmd;
+  if (out.Entrypoint === null) delete out.Entrypoint;
+  if (out.OnBuild === null || out.OnBuild?.length === 0) delete out.OnBuild;
+  return out;
+}
+
+/** Adds directory entries for every missing ancestor (all new on a scratch image). */
+function withParents(entries: CopyEntry[]): CopyEntry[] {
+  const have = new Set(entries.map((e) => e.name));
+  const out: CopyEntry[] = [];
+  for (const e of entries) {
+    const parts = e.name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (have.has(p)) continue;
+      have.add(p);
+      out.push({
+        name: p,
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: e.mtime,
+        size: 0,
+      });
+    }
+    out.push(e);
+  }
+  return out;
+}
+
+async function isArchive(file: string): Promise<boolean> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    const b = buf.subarray(0, bytesRead);
+    if (b[0] === 0x1f && b[1] === 0x8b) return true;
+    if (b.subarray(0, 3).toString('latin1') === 'BZh') return true;
+    if (b[0] === 0xfd && b.subarray(1, 6).toString('latin1') === '7zXZ\u0000') return true;
+    return bytesRead >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  const h = createHash('sha256');
+  for await (const c of createReadStream(file)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+async function download(url: string): Promise<{ data: Buffer; mtime: Date }> {
+  const res = await fetch(url);
+  if (!res.ok)
+    throw new InvalidArgumentError(
+      `failed to GET ${url} with status ${res.status} ${res.statusText}`,
+    );
+  const data = Buffer.from(await res.arrayBuffer());
+  const lm = res.headers.get('last-modified');
+  const mtime = lm ? new Date(lm) : new Date();
+  return { data, mtime: Number.isNaN(mtime.getTime()) ? new Date() : mtime };
+}
+
+async function fileFromTar(tarStream: Readable): Promise<string> {
+  const { default: tar } = await import('tar-stream');
+  const ex = tar.extract();
+  tarStream.pipe(ex);
+  let text = '';
+  for await (const entry of ex) {
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    if (text === '') text = Buffer.concat(chunks).toString('utf8');
+  }
+  return text;
+}
+
+/** Makes the build service; cleans scratch space a crash left. */
+export async function newBuildService(options: NewBuildServiceOptions): Promise<BuildService> {
+  const b = new Builder(options);
+  await b.open();
+  return b;
+}

@@ -1,0 +1,546 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import tar from 'tar-stream';
+import { repoRoot, runCommand, startEngine, type CommandResult, type Engine } from './harness.js';
+
+// The builder against Docker's classic builder: each case of build-corpus/ is built by the
+// anchor dockerd (DOCKER_BUILDKIT=0) and by berthd (through the same docker CLI), both on the
+// same base image (the anchors' busybox rootfs imported under our own name), and the results
+// compared: image config, history (created_by, empty_layer) and every layer's files (path,
+// type, mode, owner, link target, content hash). Then berth alone: the cache, bad input and
+// what the classic builder cannot do (heredocs).
+
+const anchorHost = process.env.ANCHOR_DOCKER_HOST ?? 'unix:///run/berth-anchors/docker.sock';
+const anchorTar = '/var/lib/berth-anchors/busybox-rootfs.tar';
+const corpus = path.join(repoRoot, 'test/integration/build-corpus');
+const p = `berth-it-b${randomBytes(3).toString('hex')}`;
+const base = `${p}-base:latest`;
+
+let engine: Engine;
+let tmp: string;
+const anchorImages = new Set<string>();
+
+function anchor(args: string[], input?: string): Promise<CommandResult> {
+  return runCommand(
+    'docker',
+    args,
+    { DOCKER_HOST: anchorHost, DOCKER_BUILDKIT: '0' },
+    { input: input ?? '', timeoutMs: 180_000 },
+  );
+}
+
+function berthDocker(args: string[], input?: string): Promise<CommandResult> {
+  return runCommand(
+    'docker',
+    args,
+    { DOCKER_HOST: engine.host, DOCKER_BUILDKIT: '0' },
+    { input: input ?? '', timeoutMs: 180_000 },
+  );
+}
+
+function must(r: CommandResult, what: string): CommandResult {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+interface Facts {
+  config: Record<string, unknown>;
+  history: string[];
+  layers: string[][];
+}
+
+/** Blank members dropped: the engines differ in which empty fields they write. */
+function compact(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length === 0 ? undefined : v.map(compact);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const c = compact(x);
+      if (c === undefined || c === null || c === '' || c === false) continue;
+      if (
+        typeof c === 'object' &&
+        !Array.isArray(c) &&
+        Object.keys(c).length === 0 &&
+        k !== 'ExposedPorts' &&
+        !k.startsWith('/') &&
+        !/^\d+\//.test(k)
+      )
+        continue;
+      out[k] = c;
+    }
+    return out;
+  }
+  return v;
+}
+
+/** Facts of a saved image (docker-archive): config, history beyond the base, layer listings. */
+async function facts(save: Buffer, baseLayers: number, baseHistory: number): Promise<Facts> {
+  const files = new Map<string, Buffer>();
+  const ex = tar.extract();
+  Readable.from(save).pipe(ex);
+  for await (const e of ex) {
+    const chunks: Buffer[] = [];
+    for await (const c of e) chunks.push(c as Buffer);
+    files.set(e.header.name.replace(/^\.\//, ''), Buffer.concat(chunks));
+  }
+  const manifest = JSON.parse((files.get('manifest.json') ?? Buffer.from('[]')).toString()) as {
+    Config: string;
+    Layers: string[];
+  }[];
+  const m = manifest[0];
+  assert.ok(m, 'manifest.json has an image');
+  const cfg = JSON.parse((files.get(m.Config) ?? Buffer.from('{}')).toString()) as {
+    config?: Record<string, unknown>;
+    history?: { created_by?: string; empty_layer?: boolean }[];
+  };
+  const config = (compact(cfg.config ?? {}) ?? {}) as Record<string, unknown>;
+  delete config.Image;
+  delete config.Hostname;
+  const history = (cfg.history ?? [])
+    .slice(baseHistory)
+    .map(
+      (h) =>
+        `${(h.created_by ?? '').replace(/(file|dir|multi):[0-9a-f]{64}/g, '$1:<hash>')}${h.empty_layer ? ' [empty]' : ''}`,
+    );
+  const layers: string[][] = [];
+  for (const name of m.Layers.slice(baseLayers)) {
+    const data = files.get(name);
+    assert.ok(data, `layer ${name} in the archive`);
+    layers.push(await listing(data));
+  }
+  return { config, history, layers };
+}
+
+async function listing(layer: Buffer): Promise<string[]> {
+  const out: string[] = [];
+  const ex = tar.extract();
+  Readable.from(layer).pipe(ex);
+  for await (const e of ex) {
+    const h = e.header;
+    const hash = createHash('sha256');
+    for await (const c of e) hash.update(c as Buffer);
+    const name = h.name.replace(/^\.\//, '').replace(/\/$/, '');
+    const type = h.type ?? 'file';
+    const content = type === 'file' ? hash.digest('hex').slice(0, 16) : '';
+    const mode = ((h.mode ?? 0) & 0o7777).toString(8);
+    out.push(
+      `${name} ${type} ${mode} ${h.uid ?? 0}:${h.gid ?? 0} ${h.linkname ?? ''} ${content}`.trimEnd(),
+    );
+  }
+  return out.sort();
+}
+
+async function saved(run: typeof anchor, ref: string): Promise<Buffer> {
+  const host = run === anchor ? anchorHost : engine.host;
+  return new Promise((resolve, reject) => {
+    try {
+      resolve(
+        execFileSync('docker', ['save', ref], {
+          env: { ...process.env, DOCKER_HOST: host },
+          maxBuffer: 1 << 28,
+        }),
+      );
+    } catch (err: unknown) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}
+
+/** A copy of a corpus case in a temporary directory, with what git cannot keep made there. */
+async function prepare(name: string): Promise<string> {
+  const dir = path.join(tmp, name);
+  await fs.cp(path.join(corpus, name), dir, { recursive: true, verbatimSymlinks: true });
+  if (name === 'copy') {
+    await fs.symlink('one.txt', path.join(dir, 'link-to-one')).catch(() => undefined);
+    await fs.chmod(path.join(dir, 'two.txt'), 0o600);
+    await fs.chmod(path.join(dir, 'dir/sub'), 0o750);
+    await fs.chmod(path.join(dir, 'dir/d.txt'), 0o755);
+  }
+  if (name === 'add') {
+    execFileSync('tar', [
+      '-cf',
+      path.join(dir, 'archive.tar'),
+      '--owner=5',
+      '--group=6',
+      '-C',
+      path.join(dir, 'src'),
+      '.',
+    ]);
+    execFileSync('tar', [
+      '-czf',
+      path.join(dir, 'archive.tar.gz'),
+      '--owner=0',
+      '--group=0',
+      '-C',
+      path.join(dir, 'src'),
+      'inner',
+    ]);
+  }
+  return dir;
+}
+
+let baseLayers = 1;
+let baseHistory = 1;
+
+before(async () => {
+  const ping = await anchor(['version', '--format', '{{.Server.Version}}']);
+  if (ping.code !== 0) {
+    throw new Error(
+      `the anchor dockerd at ${anchorHost} is unreachable (run shared/bench/anchors.sh as root; make test does): ${ping.stderr.trim()}`,
+    );
+  }
+  engine = await startEngine({ bootstrap: false });
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-build-'));
+  anchorImages.add(base);
+  must(await anchor(['import', anchorTar, base]), 'anchor import');
+  must(await engine.berth(['import', anchorTar, base]), 'berth import');
+  const h = JSON.parse(must(await anchor(['image', 'inspect', base]), 'inspect').stdout) as {
+    RootFS: { Layers: string[] };
+  }[];
+  baseLayers = h[0]?.RootFS.Layers.length ?? 1;
+  baseHistory = 1;
+});
+
+after(async () => {
+  for (const img of anchorImages) await anchor(['rmi', '-f', img]);
+  await anchor(['image', 'prune', '-f', '--filter', `label=${p}`]);
+  await engine?.stop();
+  if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+});
+
+interface Case {
+  name: string;
+  args?: string[];
+}
+
+const cases: Case[] = [
+  { name: 'metadata', args: ['--build-arg', 'VERSION=2.5'] },
+  {
+    name: 'run',
+    args: [
+      '--build-arg',
+      'USERARG=given',
+      '--build-arg',
+      'OTHER=x',
+      '--build-arg',
+      'HTTP_PROXY=http://proxy.invalid',
+    ],
+  },
+  { name: 'copy' },
+  { name: 'add' },
+  { name: 'multistage' },
+  { name: 'multistage', args: ['--target', 'second'] },
+  { name: 'workdir' },
+  { name: 'dockerignore' },
+  { name: 'escape' },
+  { name: 'scratch' },
+  { name: 'volume-run' },
+];
+
+describe('corpus: berth builds what the classic builder builds', () => {
+  for (const c of cases) {
+    const label = `${c.name}${c.args ? ` ${c.args.join(' ')}` : ''}`;
+    it(label, async () => {
+      const dir = await prepare(`${c.name}`);
+      const tag = `${p}-${c.name}:${randomBytes(2).toString('hex')}`;
+      const args = ['build', '-t', tag, '--build-arg', `BASE=${base}`, ...(c.args ?? []), dir];
+      anchorImages.add(tag);
+      const a = must(await anchor(args), `anchor ${label}`);
+      const b = must(await berthDocker(args), `berth ${label}`);
+      const steps = (r: CommandResult): string[] =>
+        r.stdout.split('\n').filter((l) => l.startsWith('Step '));
+      // The same steps, numbered the same; stages the target does not need are not built.
+      const sa = steps(a);
+      let from = 0;
+      for (const line of steps(b)) {
+        const at = sa.indexOf(line, from);
+        assert.ok(
+          at >= 0,
+          `berth's "${line}" is one of the anchor's steps, in order:\n${sa.join('\n')}`,
+        );
+        from = at + 1;
+      }
+      if (c.name !== 'multistage') assert.deepEqual(steps(b), sa);
+      const fa = await facts(await saved(anchor, tag), baseLayers, baseHistory);
+      const fb = await facts(await saved(berthDocker, tag), baseLayers, baseHistory);
+      assert.deepEqual(fb.config, fa.config, 'image config');
+      assert.deepEqual(fb.history, fa.history, 'history');
+      assert.equal(fb.layers.length, fa.layers.length, 'layer count');
+      fb.layers.forEach((l, i) => assert.deepEqual(l, fa.layers[i], `layer ${i + 1} files`));
+    });
+  }
+});
+
+const cacheDockerfile = `ARG BASE
+FROM $BASE
+ENV A=1
+COPY a.txt /a.txt
+RUN cat /a.txt > /copy.txt
+COPY b.txt /b.txt
+CMD ["cat", "/b.txt"]
+`;
+
+async function cacheContext(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(tmp, 'cache-'));
+  await fs.writeFile(path.join(dir, 'Dockerfile'), cacheDockerfile);
+  await fs.writeFile(path.join(dir, 'a.txt'), 'a\n');
+  await fs.writeFile(path.join(dir, 'b.txt'), 'b\n');
+  return dir;
+}
+
+function cacheHits(out: string): boolean[] {
+  // One entry per step after FROM: whether it came from the cache.
+  const parts = out.split(/^Step \d+\/\d+ : /m).slice(1);
+  return parts.filter((s) => !/^(FROM|ARG)/.test(s)).map((s) => s.includes(' ---> Using cache'));
+}
+
+describe('cache', () => {
+  it('an unchanged rebuild is all cache hits, across a daemon restart too', async () => {
+    const dir = await cacheContext();
+    const tag = `${p}-cache:1`;
+    const first = must(
+      await engine.berth(['build', '-t', tag, '--build-arg', `BASE=${base}`, dir]),
+      'first',
+    );
+    assert.deepEqual(cacheHits(first.stdout), [false, false, false, false, false]);
+    const second = must(
+      await engine.berth(['build', '-t', tag, '--build-arg', `BASE=${base}`, dir]),
+      'second',
+    );
+    assert.deepEqual(cacheHits(second.stdout), [true, true, true, true, true]);
+    const id = (s: string): string => /Successfully built ([0-9a-f]{12})/.exec(s)?.[1] ?? '';
+    assert.equal(id(second.stdout), id(first.stdout));
+    await engine.stopDaemon();
+    await engine.restart();
+    const third = must(
+      await engine.berth(['build', '-t', tag, '--build-arg', `BASE=${base}`, dir]),
+      'third',
+    );
+    assert.deepEqual(cacheHits(third.stdout), [true, true, true, true, true]);
+    assert.equal(id(third.stdout), id(first.stdout));
+  });
+
+  it('changing one file rebuilds from its COPY on; touching it does not', async () => {
+    const dir = await cacheContext();
+    must(await engine.berth(['build', '--build-arg', `BASE=${base}`, dir]), 'warm');
+    const now = new Date(Date.now() + 5000);
+    await fs.utimes(path.join(dir, 'b.txt'), now, now);
+    const touched = must(
+      await engine.berth(['build', '--build-arg', `BASE=${base}`, dir]),
+      'touched',
+    );
+    assert.deepEqual(cacheHits(touched.stdout), [true, true, true, true, true]);
+    await fs.writeFile(path.join(dir, 'a.txt'), 'changed\n');
+    const r = must(await engine.berth(['build', '--build-arg', `BASE=${base}`, dir]), 'changed');
+    assert.deepEqual(cacheHits(r.stdout), [true, false, false, false, false]);
+    const out = must(
+      await engine.berth([
+        'run',
+        '--rm',
+        /Successfully built ([0-9a-f]{12})/.exec(r.stdout)?.[1] ?? '',
+        'cat',
+        '/copy.txt',
+      ]),
+      'run',
+    );
+    assert.equal(out.stdout, 'changed\n');
+  });
+
+  it('--no-cache reuses nothing; a build arg change reruns RUN', async () => {
+    const dir = await cacheContext();
+    must(await engine.berth(['build', '--build-arg', `BASE=${base}`, dir]), 'warm');
+    const r = must(
+      await engine.berth(['build', '--no-cache', '--build-arg', `BASE=${base}`, dir]),
+      'no-cache',
+    );
+    assert.deepEqual(cacheHits(r.stdout), [false, false, false, false, false]);
+    await fs.writeFile(
+      path.join(dir, 'Dockerfile'),
+      `ARG BASE\nFROM $BASE\nARG X=1\nRUN echo $X > /x\n`,
+    );
+    must(await engine.berth(['build', '--build-arg', `BASE=${base}`, dir]), 'x default');
+    const x2 = must(
+      await engine.berth(['build', '--build-arg', `BASE=${base}`, '--build-arg', 'X=2', dir]),
+      'x=2',
+    );
+    assert.deepEqual(cacheHits(x2.stdout), [false]);
+    const x2again = must(
+      await engine.berth(['build', '--build-arg', `BASE=${base}`, '--build-arg', 'X=2', dir]),
+      'x=2 again',
+    );
+    assert.deepEqual(cacheHits(x2again.stdout), [true]);
+  });
+
+  it('builder prune removes the cache no tagged image stands on', async () => {
+    const dir = await cacheContext();
+    await fs.writeFile(path.join(dir, 'a.txt'), `prune-${randomBytes(4).toString('hex')}\n`);
+    const tag = `${p}-prune:1`;
+    must(await engine.berth(['build', '-t', tag, '--build-arg', `BASE=${base}`, dir]), 'build');
+    must(await engine.berth(['rmi', tag]), 'rmi');
+    const pr = must(await engine.berth(['builder', 'prune', '-f']), 'prune');
+    assert.match(pr.stdout, /Deleted build cache objects:/);
+    const again = must(
+      await engine.berth(['build', '--build-arg', `BASE=${base}`, dir]),
+      'rebuild',
+    );
+    assert.equal(
+      cacheHits(again.stdout)[1],
+      false,
+      'the COPY of the pruned build is not cached any more',
+    );
+  });
+});
+
+describe('bad input', () => {
+  const build = async (
+    dockerfile: string,
+    extra: string[] = [],
+    files: Record<string, string> = {},
+  ): Promise<CommandResult> => {
+    const dir = await fs.mkdtemp(path.join(tmp, 'bad-'));
+    await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
+    for (const [k, v] of Object.entries(files)) await fs.writeFile(path.join(dir, k), v);
+    return engine.berth([
+      'build',
+      '-t',
+      `${p}-bad:x`,
+      '--build-arg',
+      `BASE=${base}`,
+      ...extra,
+      dir,
+    ]);
+  };
+  const notTagged = async (): Promise<void> => {
+    const r = await engine.berth(['image', 'inspect', `${p}-bad:x`]);
+    assert.notEqual(r.code, 0, 'no image tagged');
+  };
+
+  it('a syntax error names the line', async () => {
+    const r = await build('ARG BASE\nFROM $BASE\nRUN true\nFOO bar\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /dockerfile parse error line 4: unknown instruction: FOO/);
+    await notTagged();
+  });
+  it('a bad flag and a bad ENV name their lines', async () => {
+    const r = await build('ARG BASE\nFROM $BASE\nCOPY --bogus=1 a b\n');
+    assert.match(r.stderr, /line 3: unknown flag: bogus/);
+    const e = await build('ARG BASE\nFROM $BASE\n\nENV a=b c\n');
+    assert.match(e.stderr, /line 4: .*can't find = in "c"/);
+  });
+  it('a COPY source outside the context is refused', async () => {
+    const r = await build('ARG BASE\nFROM $BASE\nCOPY ../../etc/passwd /x\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Forbidden path outside the build context: \.\.\/\.\.\/etc\/passwd/);
+    await notTagged();
+  });
+  it('a missing source, a missing stage, a missing target', async () => {
+    const r = await build('ARG BASE\nFROM $BASE\nCOPY nope /x\n');
+    assert.match(
+      r.stderr,
+      /COPY failed: file not found in build context or excluded by \.dockerignore: stat nope: file does not exist/,
+    );
+    const s = await build('ARG BASE\nFROM $BASE\nCOPY --from=nosuchstage /a /b\n');
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /nosuchstage/);
+    const t = await build('ARG BASE\nFROM $BASE\n', ['--target', 'nope']);
+    assert.match(t.stderr, /failed to reach build target nope in Dockerfile/);
+    await notTagged();
+  });
+  it('a failed RUN says the command and its exit code, and tags nothing', async () => {
+    const r = await build('ARG BASE\nFROM $BASE\nRUN echo before\nRUN exit 7\n');
+    assert.equal(r.code, 7);
+    assert.match(r.stderr, /The command '\/bin\/sh -c exit 7' returned a non-zero code: 7/);
+    assert.match(r.stdout, /Step 4\/4 : RUN exit 7/);
+    await notTagged();
+    const ps = must(await engine.berth(['ps', '-aq']), 'ps');
+    assert.equal(ps.stdout.trim(), '', 'no build container left behind');
+  });
+  it('a context tar with an escaping path is refused', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'Dockerfile' }, `FROM ${base}\n`);
+    pack.entry({ name: '../escape.txt' }, 'x');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const r = await runCommand(
+      'docker',
+      ['build', '-'],
+      { DOCKER_HOST: engine.host, DOCKER_BUILDKIT: '0' },
+      { input: Buffer.concat(chunks).toString('latin1') },
+    );
+    assert.notEqual(r.code, 0);
+  });
+});
+
+describe('berth build', () => {
+  it('a Dockerfile on stdin, -q, --iidfile, several tags, labels', async () => {
+    const iid = path.join(tmp, 'iid');
+    const r = must(
+      await engine.berth(
+        [
+          'build',
+          '-q',
+          '--iidfile',
+          iid,
+          '-t',
+          `${p}-stdin:a`,
+          '-t',
+          `${p}-stdin:b`,
+          '--label',
+          'x=y',
+          '-',
+        ],
+        { input: `FROM ${base}\nENV S=1\n` },
+      ),
+      'build -',
+    );
+    const id = (await fs.readFile(iid, 'utf8')).trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(r.stdout.trim(), id);
+    const inspect = JSON.parse(
+      must(await engine.berth(['image', 'inspect', `${p}-stdin:b`]), 'inspect').stdout,
+    ) as { Id: string; Config: { Labels: Record<string, string>; Env: string[] } }[];
+    assert.equal(inspect[0]?.Id, id);
+    assert.deepEqual(inspect[0]?.Config.Labels, { x: 'y' });
+    assert.ok(inspect[0]?.Config.Env.includes('S=1'));
+  });
+  it('-f - with a context directory; heredocs', async () => {
+    const dir = await fs.mkdtemp(path.join(tmp, 'heredoc-'));
+    await fs.writeFile(path.join(dir, 'ctx.txt'), 'from context\n');
+    const df = `FROM ${base}\nARG WHO=world\nCOPY ctx.txt /\nRUN <<EOF\necho "hello $WHO" > /greeting\nEOF\nCOPY <<-one <<"two" /docs/\n\tfirst $WHO\n\tone\nsecond $WHO\ntwo\n`;
+    const r = must(
+      await engine.berth(['build', '-f', '-', '-t', `${p}-heredoc:1`, dir], { input: df }),
+      'build',
+    );
+    assert.match(r.stdout, /Successfully tagged/);
+    const out = must(
+      await engine.berth([
+        'run',
+        '--rm',
+        `${p}-heredoc:1`,
+        'cat',
+        '/ctx.txt',
+        '/greeting',
+        '/docs/one',
+        '/docs/two',
+      ]),
+      'run',
+    );
+    assert.equal(out.stdout, 'from context\nhello world\nfirst world\nsecond $WHO\n');
+  });
+  it('history shows the builder steps as docker does', async () => {
+    const r = must(
+      await engine.berth(['history', '--no-trunc', '--format', '{{.CreatedBy}}', `${p}-stdin:a`]),
+      'history',
+    );
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], '/bin/sh -c #(nop)  LABEL x=y');
+    assert.equal(lines[1], '/bin/sh -c #(nop)  ENV S=1');
+  });
+});
