@@ -49,6 +49,8 @@ const COMMANDS: Record<string, Loader> = {
   'image inspect': () => import('./commands/image-inspect.js'),
   'image bootstrap': () => import('./commands/image-bootstrap.js'),
   'container inspect': () => import('./commands/container-inspect.js'),
+  'registry serve': () => import('./commands/registry-serve.js'),
+  'registry gc': () => import('./commands/registry-gc.js'),
 };
 
 /** `berth container ls` and friends: group → subcommand → command key. */
@@ -98,6 +100,7 @@ const GROUPS: Record<string, Record<string, string>> = {
     bootstrap: 'image bootstrap',
   },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
+  registry: { serve: 'registry serve', gc: 'registry gc' },
 };
 
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -126,6 +129,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  registry    Serve an OCI registry
   system      Manage berth
 
 Commands:
