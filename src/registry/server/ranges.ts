@@ -32,8 +32,8 @@ export function parseRangeHeader(
   const start = Number(a);
   let end = b === '' ? size - 1 : Number(b);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return undefined;
-  if (end < start) return undefined;
   if (start >= size) return 'unsatisfiable';
+  if (end < start) return undefined;
   if (end >= size) end = size - 1;
   return { start, end };
 }
