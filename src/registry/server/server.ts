@@ -124,10 +124,12 @@ async function handle(
   res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
   const method = req.method ?? 'GET';
   const url = new URL(req.url ?? '/', 'http://registry.invalid');
+  // Routed on the path as sent: URL's parser would resolve `..` segments before the name check.
+  const rawPath = (req.url ?? '/').split('?')[0] as string;
   try {
-    const route = parseRoute(url.pathname);
+    const route = parseRoute(rawPath);
     if (!route) {
-      throw new DistributionError('NAME_UNKNOWN', { path: url.pathname }, { message: 'not found' });
+      throw new DistributionError('NAME_UNKNOWN', { path: rawPath }, { message: 'not found' });
     }
     if (route.kind === 'token') {
       await issueToken(o, req, res, url);
