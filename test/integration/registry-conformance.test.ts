@@ -719,6 +719,22 @@ describe('server modes and limits', () => {
     }
   });
 
+  test('upload sessions are bounded: past the limit a new one is 429 TOOMANYREQUESTS', async () => {
+    const lim = await startRegistry(['--max-upload-sessions', '2']);
+    try {
+      const a = await call(lim, 'POST', '/v2/x/blobs/uploads/');
+      assert.equal((await call(lim, 'POST', '/v2/x/blobs/uploads/')).status, 202);
+      const r = await call(lim, 'POST', '/v2/x/blobs/uploads/');
+      assert.equal(r.status, 429);
+      assert.equal(errorCode(r), 'TOOMANYREQUESTS');
+      assert.equal(r.headers['retry-after'], '1');
+      assert.equal((await call(lim, 'DELETE', a.headers.location as string)).status, 204);
+      assert.equal((await call(lim, 'POST', '/v2/x/blobs/uploads/')).status, 202);
+    } finally {
+      await lim.stop();
+    }
+  });
+
   test('an idle connection is closed after the idle timeout', async () => {
     const idle = await startRegistry(['--idle-timeout', '1s']);
     try {

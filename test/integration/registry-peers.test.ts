@@ -408,6 +408,14 @@ describe('the docker engine', () => {
       );
       ok(await docker(['rmi', ref]), 'rmi');
       anchorTags.delete(ref);
+      // A second repository: docker mounts the layer across repositories instead of sending it.
+      const second = `${reg.host}/peers-${sfx}/again:latest`;
+      ok(await docker(['tag', 'busybox:latest', second]), 'tag');
+      anchorTags.add(second);
+      const again = ok(await docker(['push', second]), 'push again');
+      assert.match(again.stdout, new RegExp(`Mounted from peers-${sfx}/busybox`));
+      ok(await docker(['rmi', second]), 'rmi');
+      anchorTags.delete(second);
     } finally {
       await reg.stop();
     }

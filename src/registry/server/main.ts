@@ -81,56 +81,64 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
+  // Every flag is checked before anything is created, so a bad one changes nothing.
   const { host, port } = parseAddr(values.addr);
   const root = path.resolve(values.root);
   const maxUpload = values['max-upload-size'];
-  const store = await newFsRegistryStore(root, {
-    maxUploadSize: maxUpload === undefined ? Infinity : parseBytes(maxUpload),
-    maxUploadSessions: positiveInt(values['max-upload-sessions'], 'max-upload-sessions'),
-  });
-  let auth: AuthConfig = { kind: 'none' };
-  if (values['token-auth']) {
-    if (values.htpasswd === undefined) throw new Error('--token-auth needs --htpasswd (its users)');
-    auth = {
-      kind: 'token',
-      verifier: await loadHtpasswd(values.htpasswd),
-      key: await tokenKey(root),
-      service: values['token-service'],
-      realm: values['token-realm'],
-      ttlSeconds: Math.max(1, Math.floor(parseDuration(values['token-ttl']) / 1000)),
-    };
-  } else if (values.htpasswd !== undefined) {
-    auth = {
-      kind: 'htpasswd',
-      verifier: await loadHtpasswd(values.htpasswd),
-      realm: 'berth-registry',
-    };
+  const maxUploadSize = maxUpload === undefined ? Infinity : parseBytes(maxUpload);
+  const maxUploadSessions = positiveInt(values['max-upload-sessions'], 'max-upload-sessions');
+  const maxManifestSize = parseBytes(values['max-manifest-size']);
+  const maxConcurrentUploads = positiveInt(
+    values['max-concurrent-uploads'],
+    'max-concurrent-uploads',
+  );
+  const idle = parseDuration(values['idle-timeout']);
+  const ttlSeconds = Math.max(1, Math.floor(parseDuration(values['token-ttl']) / 1000));
+  const gcEvery =
+    values['gc-interval'] === undefined ? undefined : parseDuration(values['gc-interval']);
+  const graceMs = parseDuration(values['gc-grace']);
+  const uploadMaxAgeMs = parseDuration(values['upload-max-age']);
+  if (values['token-auth'] && values.htpasswd === undefined) {
+    throw new Error('--token-auth needs --htpasswd (its users)');
   }
   const tls = values['tls-cert'] !== undefined || values['tls-key'] !== undefined;
   if (tls && (values['tls-cert'] === undefined || values['tls-key'] === undefined)) {
     throw new Error('--tls-cert and --tls-key go together');
   }
+  const tlsFiles = tls
+    ? {
+        cert: await fs.readFile(values['tls-cert'] as string),
+        key: await fs.readFile(values['tls-key'] as string),
+      }
+    : undefined;
+  const verifier = values.htpasswd === undefined ? undefined : await loadHtpasswd(values.htpasswd);
+
+  const store = await newFsRegistryStore(root, { maxUploadSize, maxUploadSessions });
+  let auth: AuthConfig = { kind: 'none' };
+  if (values['token-auth'] && verifier) {
+    auth = {
+      kind: 'token',
+      verifier,
+      key: await tokenKey(root),
+      service: values['token-service'],
+      realm: values['token-realm'],
+      ttlSeconds,
+    };
+  } else if (verifier) {
+    auth = { kind: 'htpasswd', verifier, realm: 'berth-registry' };
+  }
   const handler = newRegistryHandler({
     store,
     auth,
     readOnly: values['read-only'],
-    maxManifestSize: parseBytes(values['max-manifest-size']),
-    maxConcurrentUploads: positiveInt(values['max-concurrent-uploads'], 'max-concurrent-uploads'),
+    maxManifestSize,
+    maxConcurrentUploads,
     tls,
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  const server = tls
-    ? https.createServer(
-        {
-          cert: await fs.readFile(values['tls-cert'] as string),
-          key: await fs.readFile(values['tls-key'] as string),
-        },
-        handler,
-      )
-    : http.createServer(handler);
+  const server = tlsFiles ? https.createServer(tlsFiles, handler) : http.createServer(handler);
   // Uploads may take long, so no whole-request deadline; but a socket that says nothing for the
   // idle timeout is closed, and headers must arrive promptly.
-  const idle = parseDuration(values['idle-timeout']);
   server.requestTimeout = 0;
   server.headersTimeout = Math.min(idle, 30_000);
   server.keepAliveTimeout = Math.min(idle, 5_000);
@@ -143,10 +151,7 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
     });
   });
   let gcTimer: NodeJS.Timeout | undefined;
-  if (values['gc-interval'] !== undefined) {
-    const every = parseDuration(values['gc-interval']);
-    const graceMs = parseDuration(values['gc-grace']);
-    const uploadMaxAgeMs = parseDuration(values['upload-max-age']);
+  if (gcEvery !== undefined) {
     let running = false;
     gcTimer = setInterval(() => {
       if (running) return;
@@ -168,7 +173,7 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
         .finally(() => {
           running = false;
         });
-    }, every);
+    }, gcEvery);
   }
   return {
     address: server.address() as AddressInfo,
