@@ -150,9 +150,6 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     const config = parseDescriptor(doc.config, 'config');
     if (!Array.isArray(doc.layers)) throw invalid('layers must be a list');
     const layers = doc.layers.map((l, i) => parseDescriptor(l, `layers[${i}]`));
-    if (mt === DOCKER_MANIFEST && layers.length === 0) {
-      throw invalid('a Docker image manifest has at least one layer');
-    }
     blobs.push(config, ...layers.filter((l) => !isForeignLayer(l)));
     artifactType ??= config.mediaType;
   } else {

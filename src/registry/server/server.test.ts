@@ -225,6 +225,7 @@ test('manifest validation: types, references, subject and artifactType', () => {
     bad('{"schemaVersion":1}', 'application/vnd.docker.distribution.manifest.v1+prettyjws'),
     'MANIFEST_INVALID',
   );
+  // The Content-Type and the mediaType field must agree.
   assert.equal(bad(manifest(), DOCKER_MANIFEST), 'MANIFEST_INVALID');
   assert.equal(bad(manifest({ mediaType: 'application/x-other' }), undefined), 'MANIFEST_INVALID');
   assert.equal(
