@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'DENIED'
   | 'UNSUPPORTED'
-  | 'TOOMANYREQUESTS';
+  | 'TOOMANYREQUESTS'
+  /** Not in the spec's table: distribution's code for a failure of the registry itself (500). */
+  | 'UNKNOWN';
 
 /** Default status and message per code, as distribution (the reference registry) sends them. */
 const CODES: Record<ErrorCode, { status: number; message: string }> = {
@@ -36,6 +38,7 @@ const CODES: Record<ErrorCode, { status: number; message: string }> = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'The operation is unsupported.' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
+  UNKNOWN: { status: 500, message: 'unknown error' },
 };
 
 export class DistributionError extends Error {

@@ -53,6 +53,9 @@ export interface HandlerOptions {
   log: (line: string) => void;
 }
 
+/** Most repositories one catalog page lists (distribution's default `maxentries`). */
+const CATALOG_MAX_ENTRIES = 1000;
+
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Builds the request handler of `berth registry serve`. */
@@ -74,10 +77,7 @@ function errMessage(err: unknown): string {
 }
 
 function internal(): DistributionError {
-  return new DistributionError('UNSUPPORTED', undefined, {
-    status: 500,
-    message: 'internal server error',
-  });
+  return new DistributionError('UNKNOWN');
 }
 
 function sendJson(
@@ -381,6 +381,7 @@ async function dispatch(
         n: parseN(q.get('n')),
         last: q.get('last'),
         path: '/v2/_catalog',
+        maxN: CATALOG_MAX_ENTRIES,
       });
       sendJson(res, 200, { repositories: page.items }, page.link ? { Link: page.link } : {});
       return;
