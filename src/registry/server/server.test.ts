@@ -156,6 +156,12 @@ test('pagination: n, last and the Link header', () => {
   });
   assert.deepEqual(paginate(all, { n: 5, last: 'a', path: '/p' }).items, ['b', 'c', 'd']);
   assert.deepEqual(paginate(all, { n: 0, last: null, path: '/p' }), { items: [], link: undefined });
+  // A server-side cap pages even when the client asks for everything, or for more.
+  assert.deepEqual(paginate(all, { n: undefined, last: null, path: '/p', maxN: 3 }), {
+    items: ['a', 'b', 'c'],
+    link: '</p?n=3&last=c>; rel="next"',
+  });
+  assert.equal(paginate(all, { n: 10, last: null, path: '/p', maxN: 2 }).items.length, 2);
   assert.equal(parseN(null), undefined);
   assert.equal(parseN('3'), 3);
   assert.throws(() => parseN('-1'), DistributionError);
