@@ -123,10 +123,11 @@ async function handle(
 ): Promise<void> {
   res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
   const method = req.method ?? 'GET';
-  const url = new URL(req.url ?? '/', 'http://registry.invalid');
   // Routed on the path as sent: URL's parser would resolve `..` segments before the name check.
   const rawPath = (req.url ?? '/').split('?')[0] as string;
+  let url = new URL('http://registry.invalid/');
   try {
+    url = new URL(req.url ?? '/', 'http://registry.invalid');
     const route = parseRoute(rawPath);
     if (!route) {
       throw new DistributionError('NAME_UNKNOWN', { path: rawPath }, { message: 'not found' });
@@ -164,8 +165,18 @@ async function handle(
     await dispatch(o, req, res, url, route, method, access);
   } catch (err: unknown) {
     if (err instanceof DistributionError) {
-      if (err.status >= 500) o.log(`registry: ${method} ${url.pathname}: ${err.message}`);
-      sendError(req, res, err);
+      if (err.status >= 500) o.log(`registry: ${method} ${rawPath}: ${err.message}`);
+      // Failing after the status line went out, the only honest signal left is a cut connection.
+      if (res.headersSent) res.destroy();
+      else sendError(req, res, err);
+      return;
+    }
+    if (err instanceof TypeError && errnoCode(err) === 'ERR_INVALID_URL') {
+      sendError(
+        req,
+        res,
+        new DistributionError('NAME_UNKNOWN', undefined, { message: 'not found' }),
+      );
       return;
     }
     throw err;

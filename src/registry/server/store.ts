@@ -542,8 +542,9 @@ class FsRegistryStore {
       }
       // The referrers index entry, wherever its subject is.
       try {
+        const rec = JSON.parse(await fs.readFile(rev, 'utf8')) as RevisionRecord;
         const body = await fs.readFile(this.#blobPath(digest));
-        const parsed = parseManifest(body, undefined);
+        const parsed = parseManifest(body, rec.mediaType);
         if (parsed.subject) {
           const p = path.join(
             this.#repo(name),
