@@ -735,6 +735,38 @@ describe('server modes and limits', () => {
     }
   });
 
+  test('connections past --max-connections are closed on arrival', async () => {
+    const lim = await startRegistry(['--max-connections', '2']);
+    const sockets: net.Socket[] = [];
+    try {
+      const open = (): Promise<net.Socket> =>
+        new Promise((resolve, reject) => {
+          const s = net.connect(lim.port, '127.0.0.1', () => resolve(s));
+          s.on('error', reject);
+          sockets.push(s);
+        });
+      await open();
+      await open();
+      const third = await open();
+      const closed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 10_000);
+        third.on('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        third.on('error', () => undefined);
+      });
+      assert.ok(closed, 'the third connection was closed');
+      for (const s of sockets) s.destroy();
+      // Once the others are gone, the registry answers again.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await call(lim, 'GET', '/v2/')).status, 200);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await lim.stop();
+    }
+  });
+
   test('an idle connection is closed after the idle timeout', async () => {
     const idle = await startRegistry(['--idle-timeout', '1s']);
     try {

@@ -36,6 +36,11 @@ const flags: FlagSpec[] = [
     kind: 'string',
     description: 'Close idle connections after (default 60s)',
   },
+  {
+    long: 'max-connections',
+    kind: 'string',
+    description: 'Open connections at once (default 1024)',
+  },
   { long: 'gc-interval', kind: 'string', description: 'Collect garbage while serving, this often' },
   {
     long: 'gc-grace',

@@ -36,6 +36,7 @@ const SERVE_OPTIONS = {
   'max-concurrent-uploads': { type: 'string', default: '64' },
   'max-upload-sessions': { type: 'string', default: '1024' },
   'idle-timeout': { type: 'string', default: '60s' },
+  'max-connections': { type: 'string', default: '1024' },
   'gc-interval': { type: 'string' },
   'gc-grace': { type: 'string', default: '1h' },
   'upload-max-age': { type: 'string', default: '168h' },
@@ -93,6 +94,7 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
     'max-concurrent-uploads',
   );
   const idle = parseDuration(values['idle-timeout']);
+  const maxConnections = positiveInt(values['max-connections'], 'max-connections');
   const ttlSeconds = Math.max(1, Math.floor(parseDuration(values['token-ttl']) / 1000));
   const gcEvery =
     values['gc-interval'] === undefined ? undefined : parseDuration(values['gc-interval']);
@@ -143,6 +145,8 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
   server.headersTimeout = Math.min(idle, 30_000);
   server.keepAliveTimeout = Math.min(idle, 5_000);
   server.timeout = idle;
+  // Connections past this are closed on arrival, so a flood cannot exhaust file descriptors.
+  server.maxConnections = maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
