@@ -51,6 +51,8 @@ const COMMANDS: Record<string, Loader> = {
   'image inspect': () => import('./commands/image-inspect.js'),
   'image bootstrap': () => import('./commands/image-bootstrap.js'),
   'container inspect': () => import('./commands/container-inspect.js'),
+  'registry serve': () => import('./commands/registry-serve.js'),
+  'registry gc': () => import('./commands/registry-gc.js'),
 };
 
 /** `berth container ls` and friends: group → subcommand → command key. */
@@ -102,6 +104,7 @@ const GROUPS: Record<string, Record<string, string>> = {
   },
   builder: { build: 'build', prune: 'builder prune' },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
+  registry: { serve: 'registry serve', gc: 'registry gc' },
 };
 
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -131,6 +134,7 @@ Management Commands:
   container   Manage containers
   builder     Manage builds
   image       Manage images
+  registry    Serve an OCI registry
   system      Manage berth
 
 Commands:
