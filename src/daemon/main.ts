@@ -81,6 +81,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtime,
     images,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
+    hostGateway: () => options.hostGatewayIp,
   });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors/index.js';
 
@@ -6,11 +7,16 @@ export interface DaemonOptions {
   execRoot: string;
   hosts: string[];
   debug: boolean;
+  /** --host-gateway-ip: what `--add-host name:host-gateway` maps to ('' when not set). */
+  hostGatewayIp: string;
 }
 
 export const defaultSocket = 'unix:///run/berth/berth.sock';
 
-/** `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug. */
+/**
+ * `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug,
+ * --host-gateway-ip.
+ */
 export function parseDaemonArgs(argv: string[]): DaemonOptions {
   let parsed;
   try {
@@ -23,6 +29,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         'exec-root': { type: 'string', default: '/run/berth' },
         host: { type: 'string', short: 'H', multiple: true },
         debug: { type: 'boolean', short: 'D', default: false },
+        'host-gateway-ip': { type: 'string', default: '' },
       },
     });
   } catch (cause: unknown) {
@@ -40,10 +47,14 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     if (!h.startsWith('unix://') && !h.startsWith('/'))
       throw new InvalidArgumentError(`${h}: unsupported host (use unix:///path.sock)`);
   }
+  const gateway = v['host-gateway-ip'] ?? '';
+  if (gateway && net.isIP(gateway) === 0)
+    throw new InvalidArgumentError(`invalid --host-gateway-ip: ${gateway} is not an IP address`);
   return {
     dataRoot: v['data-root'] ?? '/var/lib/berth',
     execRoot: v['exec-root'] ?? '/run/berth',
     hosts,
     debug: v.debug ?? false,
+    hostGatewayIp: v['host-gateway-ip'] ?? '',
   };
 }
