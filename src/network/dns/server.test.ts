@@ -356,6 +356,25 @@ describe('embedded DNS server', () => {
     assert.deepEqual(data, ['172.30.0.2', '192.0.2.1']);
   });
 
+  it('with ndots set, single-label names not ours are not forwarded', async () => {
+    const nd = await startDnsServer({
+      address: '127.0.0.1',
+      names,
+      upstreams: () => [`127.0.0.1:${upA.port}`],
+      ndotsSet: () => true,
+    });
+    try {
+      const single = await udpAsk(nd.port, query('printer', 'A'));
+      assert.equal(single.rcode, 'NOERROR');
+      assert.deepEqual(single.answers, []);
+      assert.ok(!upA.seen.includes('udp:printer'));
+      assert.equal(dataOf(await udpAsk(nd.port, query('web', 'A'))), '172.30.0.2');
+      assert.equal(dataOf(await udpAsk(nd.port, query('printer.lan', 'A'))), '192.0.2.1');
+    } finally {
+      await nd.close();
+    }
+  });
+
   it('drops malformed packets and keeps serving', async () => {
     assert.equal(await udpSilent(server.port, Buffer.from('not dns'), 300), true);
     assert.equal(await udpSilent(server.port, Buffer.alloc(0), 200), true);

@@ -20,6 +20,8 @@ import * as dnsPacket from 'dns-packet';
  *   over TCP, where the query is forwarded over TCP;
  * - our own answers larger than the client's UDP size (512, or its EDNS size) are cut to fit
  *   and marked TC;
+ * - with ndots set by the client, a single-label A/AAAA name that is not ours gets NOERROR
+ *   and no records rather than being forwarded;
  * - packets that do not decode, responses, and queries without a question are dropped;
  * - at most `maxConcurrent` forwarded queries are in flight; past that the client gets
  *   SERVFAIL at once.
@@ -63,6 +65,12 @@ export interface DnsServerOptions {
   timeoutMs?: number;
   /** The bound on forwarded queries in flight (Docker: 100). */
   maxConcurrent?: number;
+  /**
+   * Whether the client's resolv.conf sets ndots above 0 (`--dns-option ndots:N`). Then an A or
+   * AAAA query for a single label that is not ours is answered NOERROR with no records instead
+   * of going upstream, so the client goes on with its search domains, as Docker does.
+   */
+  ndotsSet?: (client: string) => boolean;
 }
 
 const respTtl = 600;
@@ -92,7 +100,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     if (packet.type === 'response' || !packet.questions || packet.questions.length === 0) {
       return null;
     }
-    const local = localAnswer(packet, client, options.names);
+    const local =
+      localAnswer(packet, client, options.names) ??
+      (options.ndotsSet?.(client) ? singleLabelStop(packet) : undefined);
     if (local) return fit(local, proto === 'tcp' ? maxTcpMessage : udpSize(packet));
     if (inFlight >= maxConcurrent) return failure(packet, 'SERVFAIL');
     inFlight++;
@@ -285,6 +295,21 @@ function localAnswer(
     default:
       return undefined;
   }
+}
+
+/** NOERROR with no records for an A/AAAA query of a single label; undefined otherwise. */
+function singleLabelStop(query: dnsPacket.DecodedPacket): dnsPacket.Packet | undefined {
+  const q = (query.questions ?? [])[0];
+  if (!q || (q.type !== 'A' && q.type !== 'AAAA') || normalizeName(q.name).includes('.')) {
+    return undefined;
+  }
+  return {
+    type: 'response',
+    id: query.id ?? 0,
+    flags: replyFlags(query, rcodes.NOERROR),
+    questions: [q],
+    answers: [],
+  };
 }
 
 /**
