@@ -124,8 +124,10 @@ describe('what the image is made with', () => {
       'deb http://deb.debian.org/debian-security bookworm-security main',
     ]);
     const customize = full.find((a) => a.startsWith('--customize-hook=')) ?? '';
-    assert.match(customize, /docker-clean/);
-    assert.match(full.find((a) => a.startsWith('--setup-hook=')) ?? '', /policy-rc\.d/);
+    assert.match(customize, /debian\.sources/);
+    const early = full.find((a) => a.startsWith('--setup-hook=')) ?? '';
+    assert.match(early, /policy-rc\.d/);
+    assert.match(early, /docker-clean/);
     assert.doesNotMatch(customize, /path-exclude/);
     const slim = mmdebstrapArgs(debianTarget('bookworm-slim'), mirrors);
     const setup = slim.find((a) => a.startsWith('--setup-hook=')) ?? '';

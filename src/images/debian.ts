@@ -274,9 +274,13 @@ function slimScript(): string {
 /** mmdebstrap's arguments for `target`, writing the tarball to standard output. */
 export function mmdebstrapArgs(target: DebianTarget, mirrors: DebianMirrors): string[] {
   const files = containerConfigFiles(target, mirrors);
-  // dpkg honours its excludes from the first package it installs, and the policy serves the
-  // build too (mmdebstrap would otherwise put in its own and remove it at the end).
-  const isEarly = (p: string): boolean => p.startsWith('etc/dpkg/') || p === 'usr/sbin/policy-rc.d';
+  // Written before anything installs: dpkg honours its excludes from the first package, the
+  // policy serves the build too (mmdebstrap would otherwise put in its own and remove it at
+  // the end), and apt reads the chroot's apt.conf.d, so it makes no caches along the way.
+  const isEarly = (p: string): boolean =>
+    p.startsWith('etc/dpkg/') ||
+    p.startsWith('etc/apt/apt.conf.d/') ||
+    p === 'usr/sbin/policy-rc.d';
   const early = files.filter((f) => isEarly(f.path));
   const late = files.filter((f) => !isEarly(f.path));
   const customize = [
@@ -284,6 +288,8 @@ export function mmdebstrapArgs(target: DebianTarget, mirrors: DebianMirrors): st
     writeFilesScript(late),
     // The host's name and resolver are no part of an image; the engine provides both.
     'rm -f "$1/etc/apt/sources.list" "$1/etc/hostname" "$1/etc/resolv.conf"',
+    // Caches apt made while building (the merged-/usr hook queries it); images carry none.
+    'rm -f "$1"/var/cache/apt/*.bin',
     ...(target.slim ? ['cd "$1"', slimScript()] : []),
   ].join('\n');
   return [
