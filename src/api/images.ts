@@ -93,11 +93,34 @@ export function imageRoutes(router: Router, services: Services): void {
     ex.json(200, filterImages(summaries, qFilters(ex)));
   });
 
-  // berth's own: the built-in image made from the host's busybox-static, no registry needed.
+  // berth's own: the built-in images (busybox from the host's busybox-static, debian:<suite>
+  // from Debian's packages), no registry needed. A JSON stream as docker's pull: progress as
+  // {"stream"} lines, then {"aux":{"ID","RepoTags"}}; an error before the first line is a plain
+  // error response, after it an {"error","errorDetail"} line.
   router.add('POST', '/berth/images/bootstrap', async (ex) => {
     const name = qString(ex, 'name') ?? 'busybox';
-    const record = await images.bootstrap(name);
-    ex.json(200, { Id: record.id, RepoTags: record.repoTags });
+    const begin = (): void => {
+      if (!ex.headersSent) ex.stream(200, { 'Content-Type': 'application/json' });
+    };
+    let record;
+    try {
+      record = await images.bootstrap(name, {
+        onProgress: (line) => {
+          begin();
+          ex.write(jsonLine({ stream: `${line}\n` }));
+        },
+        signal: ex.signal,
+      });
+    } catch (err: unknown) {
+      if (!ex.headersSent) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      ex.write(jsonLine({ error: message, errorDetail: { message } }));
+      ex.end();
+      return;
+    }
+    begin();
+    ex.write(jsonLine({ aux: { ID: record.id, RepoTags: record.repoTags } }));
+    ex.end();
   });
 
   router.add('POST', '/images/prune', async (ex) => {

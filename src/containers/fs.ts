@@ -5,9 +5,10 @@ import { PassThrough, type Readable } from 'node:stream';
 import { changes as listChanges } from '../archive/changes.js';
 import { copyIn, copyOut, statPath } from '../archive/copy.js';
 import { diffTar, tarTree } from '../archive/tar-tree.js';
-import { InvalidArgumentError } from '../errors/index.js';
+import { errnoCode, InvalidArgumentError } from '../errors/index.js';
 import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
+import { buildHosts, buildResolvConf, resolveExtraHosts } from '../network/etc.js';
 import {
   blockDeviceNumbers,
   findInitBinary,
@@ -31,6 +32,18 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { newId } from '../util/digest.js';
 import type { ContainerRecord, ExecCreateRequest, PathStat } from './containers.js';
 
+/** What networking tells the /etc writer about a container's sandbox. */
+export interface EtcNetwork {
+  /** The container's addresses, each given a hosts line with its names. */
+  addresses: readonly string[];
+  /** Legacy links: the names (alias, id, name) and address of each linked container. */
+  links?: readonly { names: readonly string[]; ip: string }[];
+  /** The embedded DNS server answers at 127.0.0.11 (user-defined networks). */
+  embedded: boolean;
+  /** The container's network has IPv6. */
+  ipv6?: boolean;
+}
+
 /**
  * What the container service needs done on a container's filesystem and spec: the files under
  * /etc it provides, the runtime spec, and tar work on the tree (export, cp, diff, commit).
@@ -43,10 +56,17 @@ export interface ContainerFs {
    * was dropped; throws InvalidArgumentError for settings the host cannot honour at all.
    */
   adjustToHost(host: HostConfig): { hostConfig: HostConfig; warnings: string[] };
-  /** Writes hostname, hosts and resolv.conf into the container's directory. */
+  /**
+   * Writes hostname, hosts and resolv.conf into the container's directory as dockerd does for
+   * the container's network mode, --hostname/--domainname, --add-host, --dns, --dns-search and
+   * --dns-option. `network` gives what only networking knows (the container's addresses, links,
+   * whether the embedded DNS server answers); absent, the container has no address yet.
+   * InvalidArgumentError for a bad --add-host, or host-gateway with no gateway known.
+   */
   writeEtcFiles(
     dir: string,
     config: CreateContainerRequest,
+    network?: EtcNetwork,
   ): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }>;
   /** The runtime spec, with the user resolved in the mounted rootfs. */
   spec(
@@ -120,18 +140,13 @@ async function streamWithin(
   return out;
 }
 
-async function hostResolvConf(): Promise<string> {
-  let text = '';
+async function readHostFile(p: string): Promise<string> {
   try {
-    text = await fs.readFile('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
+    return await fs.readFile(p, 'utf8');
+  } catch (err: unknown) {
+    if (errnoCode(err) === 'ENOENT') return '';
+    throw err;
   }
-  // Loopback resolvers of the host are unreachable from the container's network namespace.
-  return text
-    .split('\n')
-    .filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l))
-    .join('\n');
 }
 
 export async function newContainerFs(options: {
@@ -142,6 +157,12 @@ export async function newContainerFs(options: {
   tmpRoot: string;
   /** The daemon's real-time budget (µs) for the parent cgroup of real-time containers. */
   cpuRealtime?: { period: number; runtime: number };
+  /**
+   * The address `--add-host name:host-gateway` stands for (dockerd: --host-gateway-ip, else
+   * the default bridge's gateway); empty or absent when none is known, and such an entry is
+   * then refused.
+   */
+  hostGateway?: () => string;
 }): Promise<ContainerFs> {
   const { snapshotter, images } = options;
   await fs.mkdir(options.tmpRoot, { recursive: true });
@@ -221,6 +242,8 @@ export async function newContainerFs(options: {
   return {
     validate(config, host): void {
       validateContainerConfig(config, host, { cpuCount });
+      // The form of --add-host is checked at create; the gateway is known only when writing.
+      resolveExtraHosts(host.ExtraHosts ?? [], '0.0.0.0');
       if (host.Init && !initPath)
         throw new InvalidArgumentError('--init needs tini or catatonit installed on the host');
     },
@@ -229,29 +252,39 @@ export async function newContainerFs(options: {
       return adjustToHost(host, support);
     },
 
-    async writeEtcFiles(dir, config) {
+    async writeEtcFiles(dir, config, network) {
+      const host = config.HostConfig ?? {};
+      const hostNetwork = host.NetworkMode === 'host';
       const hostname = config.Hostname ?? '';
       const hostnamePath = path.join(dir, 'hostname');
       const hostsPath = path.join(dir, 'hosts');
       const resolvConfPath = path.join(dir, 'resolv.conf');
-      const hosts = [
-        '127.0.0.1\tlocalhost',
-        '::1\tlocalhost ip6-localhost ip6-loopback',
-        'fe00::0\tip6-localnet',
-        'ff00::0\tip6-mcastprefix',
-        'ff02::1\tip6-allnodes',
-        'ff02::2\tip6-allrouters',
-        ...(hostname ? [`127.0.1.1\t${hostname}`] : []),
-        ...(config.HostConfig?.ExtraHosts ?? []).map((e) => {
-          const i = e.indexOf(':');
-          return `${e.slice(i + 1)}\t${e.slice(0, i)}`;
-        }),
-        '',
-      ].join('\n');
+      const extraHosts = resolveExtraHosts(host.ExtraHosts ?? [], options.hostGateway?.() ?? '');
+      // With the host's network and no --add-host, dockerd gives the host's own hosts file.
+      const hosts =
+        hostNetwork && extraHosts.length === 0
+          ? await readHostFile('/etc/hosts')
+          : buildHosts({
+              hostname,
+              domainname: config.Domainname ?? '',
+              addresses: network?.addresses ?? [],
+              extraHosts,
+              links: network?.links ?? [],
+              ipv6: true,
+            });
+      const resolv = buildResolvConf({
+        hostResolvConf: await readHostFile('/etc/resolv.conf'),
+        dns: host.Dns ?? [],
+        dnsSearch: host.DnsSearch ?? [],
+        dnsOptions: host.DnsOptions ?? [],
+        embedded: network?.embedded ?? false,
+        ipv6: network?.ipv6 ?? false,
+        hostNetwork,
+      });
       await Promise.all([
         writeFileAtomic(hostnamePath, `${hostname}\n`, { sync: false }),
         writeFileAtomic(hostsPath, hosts, { sync: false }),
-        writeFileAtomic(resolvConfPath, await hostResolvConf(), { sync: false }),
+        writeFileAtomic(resolvConfPath, resolv.content, { sync: false }),
       ]);
       return { hostnamePath, hostsPath, resolvConfPath };
     },

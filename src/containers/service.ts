@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { defaultMaskedPaths, defaultReadonlyPaths } from '../runtime/oci/spec.js';
 import { PassThrough, Writable, type Readable } from 'node:stream';
@@ -326,7 +327,11 @@ class Service implements ContainerService {
     try {
       const parent = await this.#o.images.unpack(image);
       await this.#o.snapshotter.prepare(snapshotKey, parent, { labels: { 'berth.container': id } });
-      if (!config.Hostname) config.Hostname = id.slice(0, 12);
+      // dockerd names a container on the host's network after the host.
+      if (!config.Hostname) {
+        config.Hostname =
+          config.HostConfig?.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12);
+      }
       const files = await this.#o.fs.writeEtcFiles(dir, config);
       const record: ContainerRecord = {
         id,

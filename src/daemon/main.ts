@@ -83,6 +83,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     images,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
     cpuRealtime: options.cpuRealtime,
+    hostGateway: () => options.hostGatewayIp,
   });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),

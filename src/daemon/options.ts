@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors/index.js';
 
@@ -8,6 +9,8 @@ export interface DaemonOptions {
   debug: boolean;
   /** `--cpu-rt-period`/`--cpu-rt-runtime` (µs): the real-time budget of berth's parent cgroup. */
   cpuRealtime: { period: number; runtime: number };
+  /** --host-gateway-ip: what `--add-host name:host-gateway` maps to ('' when not set). */
+  hostGatewayIp: string;
 }
 
 export const defaultSocket = 'unix:///run/berth/berth.sock';
@@ -15,6 +18,7 @@ export const defaultSocket = 'unix:///run/berth/berth.sock';
 /**
  * `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug,
  * --cpu-rt-period, --cpu-rt-runtime.
+ * --host-gateway-ip.
  */
 export function parseDaemonArgs(argv: string[]): DaemonOptions {
   let parsed;
@@ -30,6 +34,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         debug: { type: 'boolean', short: 'D', default: false },
         'cpu-rt-period': { type: 'string' },
         'cpu-rt-runtime': { type: 'string' },
+        'host-gateway-ip': { type: 'string', default: '' },
       },
     });
   } catch (cause: unknown) {
@@ -55,11 +60,15 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     }
     return Number(raw);
   };
+  const gateway = v['host-gateway-ip'] ?? '';
+  if (gateway && net.isIP(gateway) === 0)
+    throw new InvalidArgumentError(`invalid --host-gateway-ip: ${gateway} is not an IP address`);
   return {
     cpuRealtime: { period: micros('cpu-rt-period'), runtime: micros('cpu-rt-runtime') },
     dataRoot: v['data-root'] ?? '/var/lib/berth',
     execRoot: v['exec-root'] ?? '/run/berth',
     hosts,
     debug: v.debug ?? false,
+    hostGatewayIp: v['host-gateway-ip'] ?? '',
   };
 }

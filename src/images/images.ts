@@ -150,8 +150,13 @@ export interface ImageService {
   load(tar: Readable): Promise<LoadResult>;
   /** Writes a docker-archive tarball that also is an OCI image layout (`docker save`). */
   save(refs: string[], out: Writable): Promise<void>;
-  /** `busybox:latest` from the host's busybox-static, with no registry. */
-  bootstrap(name: string): Promise<ImageRecord>;
+  /**
+   * A built-in image made on this machine with no registry: `busybox[:tag]` from the host's
+   * busybox-static, or `debian:<suite>[-slim]` from Debian's packages with mmdebstrap (mirror
+   * from the host's apt sources). An image already tagged so is returned as it is. Anything
+   * else is an InvalidArgumentError; a failed build tags nothing.
+   */
+  bootstrap(name: string, options?: BootstrapOptions): Promise<ImageRecord>;
   /** One builder step's image: a parent (or nothing), new defaults, maybe a layer. */
   build(options: BuildImageOptions): Promise<ImageRecord>;
   /** An image from a container's changes (`docker commit`). */
@@ -163,4 +168,11 @@ export interface ImageService {
   unpack(image: ImageRecord): Promise<string | undefined>;
   /** Bytes of every image blob and layer, for `/system/df`. */
   diskUsage(): Promise<{ layersSize: number }>;
+}
+
+export interface BootstrapOptions {
+  /** Each progress line of a long build (mmdebstrap's), as it comes. */
+  onProgress?: (line: string) => void;
+  /** Stops the build; nothing is tagged. */
+  signal?: AbortSignal;
 }

@@ -28,9 +28,17 @@ import { readJsonIfExists, removeTempFiles, writeJsonAtomic } from '../util/atom
 import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
 import { KeyedMutex } from '../util/lock.js';
 import { busyboxRootfs } from './busybox.js';
+import {
+  debianPath,
+  debianRootfs,
+  debianTarget,
+  hostMirrors,
+  type DebianTarget,
+} from './debian.js';
 import { applyChanges } from './changes.js';
 import type {
   BuildImageOptions,
+  BootstrapOptions,
   CommitOptions,
   ImageRecord,
   ImageService,
@@ -168,6 +176,7 @@ class Images implements ImageService {
   readonly #tmp: string;
   readonly #queue = new KeyedMutex();
   readonly #unpacking = new KeyedMutex();
+  readonly #bootstrapping = new KeyedMutex();
   readonly #leases = new Set<Lease>();
   readonly #manifests = new Map<string, Manifest>();
   readonly #graphDrivers = new Map<string, Record<string, string>>();
@@ -962,10 +971,73 @@ class Images implements ImageService {
     return { record, tags: ref.digest !== undefined ? [] : [ref] };
   }
 
-  async bootstrap(name: string): Promise<ImageRecord> {
-    const tag = familiarString(parseTagTarget(name));
-    const existing = [...this.#records.values()].find((r) => r.repoTags.includes(tag));
-    if (existing) return structuredClone(existing);
+  async bootstrap(name: string, options: BootstrapOptions = {}): Promise<ImageRecord> {
+    const ref = parseTagTarget(name);
+    const tag = familiarString(ref);
+    const repo = familiarName(ref);
+    if (repo !== 'busybox' && repo !== 'debian') {
+      throw new InvalidArgumentError(
+        `no built-in recipe for ${tag}: berth image bootstrap makes busybox and debian:<suite>[-slim]`,
+      );
+    }
+    const target = repo === 'debian' ? debianTarget(ref.tag ?? 'latest') : undefined;
+    return this.#bootstrapping.withLock(tag, async () => {
+      const existing = [...this.#records.values()].find((r) => r.repoTags.includes(tag));
+      if (existing) return structuredClone(existing);
+      const record = target
+        ? await this.#bootstrapDebian(tag, target, options)
+        : await this.#bootstrapBusybox(tag);
+      this.#events.publish({
+        Type: 'image',
+        Action: 'tag',
+        id: record.id,
+        attributes: { name: tag },
+      });
+      return record;
+    });
+  }
+
+  async #bootstrapDebian(
+    tag: string,
+    target: DebianTarget,
+    options: BootstrapOptions,
+  ): Promise<ImageRecord> {
+    const mirrors = await hostMirrors();
+    options.onProgress?.(`I: bootstrapping ${tag} from ${mirrors.archive} with mmdebstrap`);
+    const started = new Date();
+    return this.#withLease(async (lease) => {
+      const build = debianRootfs(target, mirrors, options);
+      // The layer is ingested as the tar streams; it counts only if mmdebstrap succeeded.
+      const [ingested, built] = await Promise.allSettled([
+        this.#ingestLayer(lease, build.tar),
+        build.done,
+      ]);
+      if (built.status === 'rejected') throw built.reason;
+      if (ingested.status === 'rejected') throw ingested.reason;
+      const layer = ingested.value;
+      const created = started.toISOString();
+      const variant = target.slim ? 'minbase, slim' : 'minbase';
+      const history: HistoryEntry[] = [
+        {
+          created,
+          created_by: `mmdebstrap --variant=minbase ${target.suite} (berth image bootstrap ${tag}: ${variant}, ${mirrors.archive})`,
+        },
+        { created, created_by: '/bin/sh -c #(nop)  CMD ["bash"]', empty_layer: true },
+      ];
+      const config: ImageConfig = {
+        architecture: hostArchitecture(),
+        config: { Env: [debianPath], Cmd: ['bash'] },
+        created,
+        history,
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [layer.diffID] },
+      };
+      const stored = await this.#storeImage(lease, stableJson(config), [layer], {});
+      return (await this.#commitRecord(stored, [tag])).record;
+    });
+  }
+
+  async #bootstrapBusybox(tag: string): Promise<ImageRecord> {
     const rootfs = await busyboxRootfs(this.#busyboxPath);
     const record = await this.#withLease(async (lease) => {
       const layer = await this.#ingestLayer(lease, Readable.from([rootfs.tar]));
@@ -987,12 +1059,6 @@ class Images implements ImageService {
       };
       const stored = await this.#storeImage(lease, stableJson(config), [layer], {});
       return (await this.#commitRecord(stored, [tag])).record;
-    });
-    this.#events.publish({
-      Type: 'image',
-      Action: 'tag',
-      id: record.id,
-      attributes: { name: tag },
     });
     return record;
   }
