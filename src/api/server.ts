@@ -14,12 +14,16 @@ import { imageRoutes } from './images.js';
 import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { eventRoutes } from './events.js';
+import { networkRoutes } from './networks.js';
+import type { NetworkService } from '../network/network.js';
 
 export interface Services {
   containers: ContainerService;
   images: ImageService;
   events: Events;
   system: SystemService;
+  /** Networks; the /networks routes answer 501 without it. */
+  networks?: NetworkService;
 }
 
 export interface ApiServer {
@@ -35,6 +39,7 @@ export function buildRouter(services: Services): Router {
   containerRoutes(router, services);
   execRoutes(router, services);
   imageRoutes(router, services);
+  networkRoutes(router, services);
   return router;
 }
 

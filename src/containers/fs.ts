@@ -37,8 +37,11 @@ export interface ContainerFs {
     dir: string,
     config: CreateContainerRequest,
   ): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }>;
-  /** The runtime spec, with the user resolved in the mounted rootfs. */
-  spec(record: ContainerRecord, rootfs: string): Promise<RuntimeSpec>;
+  /**
+   * The runtime spec, with the user resolved in the mounted rootfs; `netnsPath` is the
+   * network namespace to join (the network service's sandbox), if any.
+   */
+  spec(record: ContainerRecord, rootfs: string, netnsPath?: string): Promise<RuntimeSpec>;
   /** The process of an exec, derived from the container's own. */
   execProcess(
     record: ContainerRecord,
@@ -155,7 +158,11 @@ export async function newContainerFs(options: {
     }
   };
 
-  const specFor = async (record: ContainerRecord, rootfs: string): Promise<RuntimeSpec> => {
+  const specFor = async (
+    record: ContainerRecord,
+    rootfs: string,
+    netnsPath?: string,
+  ): Promise<RuntimeSpec> => {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
     const workdir = record.config.WorkingDir;
@@ -180,6 +187,7 @@ export async function newContainerFs(options: {
       initPath,
       cpuCount,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
+      ...(netnsPath ? { netnsPath } : {}),
     });
   };
 

@@ -15,6 +15,7 @@ import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
 import { newSystemService } from './system.js';
+import { newNetworkService } from '../network/service.js';
 
 export interface Daemon {
   /** Stops serving; containers keep running (live-restore). */
@@ -82,6 +83,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     images,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
   });
+  const networks = await newNetworkService({
+    root: path.join(options.dataRoot, 'network'),
+    execRoot: options.execRoot,
+    events,
+  });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),
     images,
@@ -89,6 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtime,
     events,
     fs: containerFs,
+    network: networks,
   });
   const system = newSystemService({
     daemon: options,
@@ -102,10 +109,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system },
+      services: { containers, images, events, system, networks },
     });
   } catch (err: unknown) {
     await containers.close();
+    await networks.close();
     await runtime.close();
     throw err;
   }
@@ -113,6 +121,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     async shutdown(): Promise<void> {
       await api.close();
       await containers.close();
+      await networks.close();
       await runtime.close();
       await snapshotter.close();
       await fs.rm(pidFile, { force: true });
