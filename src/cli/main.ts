@@ -49,6 +49,17 @@ const COMMANDS: Record<string, Loader> = {
   'image inspect': () => import('./commands/image-inspect.js'),
   'image bootstrap': () => import('./commands/image-bootstrap.js'),
   'container inspect': () => import('./commands/container-inspect.js'),
+  'network create': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkCreate })),
+  'network ls': () => import('./commands/network.js').then((m) => ({ command: m.networkLs })),
+  'network inspect': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkInspect })),
+  'network rm': () => import('./commands/network.js').then((m) => ({ command: m.networkRm })),
+  'network prune': () => import('./commands/network.js').then((m) => ({ command: m.networkPrune })),
+  'network connect': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkConnect })),
+  'network disconnect': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkDisconnect })),
 };
 
 /** `berth container ls` and friends: group → subcommand → command key. */
@@ -97,6 +108,17 @@ const GROUPS: Record<string, Record<string, string>> = {
     import: 'import',
     bootstrap: 'image bootstrap',
   },
+  network: {
+    create: 'network create',
+    ls: 'network ls',
+    list: 'network ls',
+    inspect: 'network inspect',
+    rm: 'network rm',
+    remove: 'network rm',
+    prune: 'network prune',
+    connect: 'network connect',
+    disconnect: 'network disconnect',
+  },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
 };
 
@@ -126,6 +148,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage berth
 
 Commands:

@@ -280,6 +280,7 @@ class Service implements ContainerService {
       const record = await this.#make(id, chosen, request.Image, image, {
         ...merged,
         HostConfig: normaliseHostConfig(hostConfig),
+        ...(request.NetworkingConfig ? { NetworkingConfig: request.NetworkingConfig } : {}),
       });
       const live: Live = { record, waiters: new Set(), restartDelay: 100 };
       this.#byId.set(id, live);

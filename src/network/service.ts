@@ -542,9 +542,14 @@ class Service implements NetworkService {
       if ((c.config.HostConfig?.Links ?? []).length > 0 && !this.#isDefault(n)) {
         // Legacy links on user networks are name aliases there, as dockerd treats them.
       }
-      attachments[n.Name] = this.#attachment(n, eps[mode] ?? eps[n.Name] ?? eps[n.Id] ?? {}, c);
+      const given = c.config.HostConfig?.NetworkMode ?? '';
+      attachments[n.Name] = this.#attachment(
+        n,
+        eps[given] ?? eps[mode] ?? eps[n.Name] ?? eps[n.Id] ?? {},
+        c,
+      );
       for (const [key, cfg] of Object.entries(eps)) {
-        if (key === mode || key === n.Name || key === n.Id) continue;
+        if (key === given || key === mode || key === n.Name || key === n.Id) continue;
         const other = this.#find(key);
         attachments[other.Name] = this.#attachment(other, cfg, c);
       }
