@@ -130,11 +130,9 @@ export const networkLs: Command = {
     { long: 'quiet', short: 'q', kind: 'bool', description: 'Only display network IDs' },
   ],
   async run(ctx, { flags }) {
-    const list = await ctx
-      .client()
-      .json<NetworkJson[]>('GET', '/networks', {
-        query: { filters: parseFilters(flags.list('filter')) },
-      });
+    const list = await ctx.client().json<NetworkJson[]>('GET', '/networks', {
+      query: { filters: parseFilters(flags.list('filter')) },
+    });
     list.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
     const trunc = !flags.bool('no-trunc');
     const format = flags.string('format');
