@@ -159,7 +159,7 @@ export interface VethPlan {
 export async function addVeth(p: VethPlan): Promise<void> {
   const tmp = `bt${p.host.slice(2)}`;
   await ipBatch([
-    `link add name ${p.host} mtu ${p.mtu} type veth peer name ${tmp} mtu ${p.mtu}`,
+    `link add name ${p.host} mtu ${p.mtu} txqueuelen 0 type veth peer name ${tmp} mtu ${p.mtu} txqueuelen 0`,
     `link set dev ${p.host} master ${p.bridge}`,
     `link set dev ${p.host} up`,
     `link set dev ${tmp} netns ${p.netns}`,

@@ -74,6 +74,7 @@ import {
   type EtcModule,
 } from './dns-link.js';
 import { filterNetworks } from './filters.js';
+import { endpointNames } from './dns-names.js';
 
 export interface NetworkServiceOptions {
   /** `<data-root>/network`. */
@@ -146,7 +147,7 @@ class Service implements NetworkService {
   async open(): Promise<void> {
     await fs.mkdir(path.join(this.#o.root, 'networks'), { recursive: true });
     await fs.mkdir(path.join(this.#o.root, 'containers'), { recursive: true });
-    this.#tag = createHash('sha256').update(path.resolve(this.#o.root)).digest('hex').slice(0, 8);
+    this.#tag = daemonTag(this.#o.root);
     this.#dnsModule = await loadDns();
     this.#etcModule = await loadEtc();
     this.#ephemeral = await ephemeralRange();
@@ -865,7 +866,8 @@ class Service implements NetworkService {
         addresses,
         extraHosts: etc.resolveExtraHosts(extra, gateway),
         links: this.#links(c, s),
-        ipv6: eps.some((e) => e.ipv6 !== ''),
+        // dockerd writes the IPv6 loopback lines even where the sandbox has IPv6 off.
+        ipv6: true,
       });
       const host = await fs.readFile(hostResolvConfPath, 'utf8').catch(() => '');
       const rc = etc.buildResolvConf({
@@ -890,68 +892,13 @@ class Service implements NetworkService {
   // ---- DNS names --------------------------------------------------------------------------
 
   #dnsNames(): DnsNames {
-    const shared = (client: string): { networks: Set<string>; self?: SandboxRecord } => {
-      const self = this.#sandboxByIp(client);
-      const networks = new Set<string>();
-      for (const ep of Object.values(self?.endpoints ?? {})) {
-        const n = this.#networks.get(ep.networkId);
-        if (n && !this.#isDefault(n)) networks.add(n.Id);
-      }
-      return { networks, ...(self ? { self } : {}) };
-    };
-    return {
-      resolve: (client, name, type) => {
-        const { networks } = shared(client);
-        if (networks.size === 0) return undefined;
-        const q = name.replace(/\.$/, '').toLowerCase();
-        const out: string[] = [];
-        for (const s of this.#sandboxes.values()) {
-          for (const [key, a] of Object.entries(s.attachments)) {
-            if (!networks.has(a.networkId)) continue;
-            const ep = s.endpoints[a.networkId];
-            if (!ep) continue;
-            const netName = this.#networks.get(a.networkId)?.Name ?? key;
-            const names = [s.name, s.containerId.slice(0, 12), ...a.aliases].map((x) =>
-              x.toLowerCase(),
-            );
-            const hit = names.some((x) => x === q || `${x}.${netName.toLowerCase()}` === q);
-            if (!hit) continue;
-            const ip = type === 'A' ? ep.ipv4 : ep.ipv6;
-            if (ip && !out.includes(ip)) out.push(ip);
-          }
-        }
-        // A name of ours without an address of that family is still ours: answered empty.
-        return out.length > 0 || type === 'AAAA'
-          ? out.length > 0
-            ? out
-            : this.#knownName(networks, q)
-              ? []
-              : undefined
-          : undefined;
+    return endpointNames(
+      () => this.#sandboxes.values(),
+      (id) => {
+        const n = this.#networks.get(id);
+        return n && n.Driver === 'bridge' && !this.#isDefault(n) ? n.Name : undefined;
       },
-      reverse: (client, ip) => {
-        const { networks } = shared(client);
-        for (const s of this.#sandboxes.values()) {
-          for (const ep of Object.values(s.endpoints)) {
-            if (!networks.has(ep.networkId) || (ep.ipv4 !== ip && ep.ipv6 !== ip)) continue;
-            return `${s.name}.${this.#networks.get(ep.networkId)?.Name ?? ''}`;
-          }
-        }
-        return undefined;
-      },
-    };
-  }
-
-  #knownName(networks: Set<string>, q: string): boolean {
-    for (const s of this.#sandboxes.values())
-      for (const a of Object.values(s.attachments))
-        if (
-          networks.has(a.networkId) &&
-          s.endpoints[a.networkId] &&
-          [s.name, s.containerId.slice(0, 12), ...a.aliases].some((x) => x.toLowerCase() === q)
-        )
-          return true;
-    return false;
+    );
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -1125,6 +1072,11 @@ class Service implements NetworkService {
     for (const d of this.#dns.values()) await d.close().catch(() => undefined);
     this.#dns.clear();
   }
+}
+
+/** The tag of a berthd's iptables rules: its network root, hashed (several may share a host). */
+export function daemonTag(networkRoot: string): string {
+  return createHash('sha256').update(path.resolve(networkRoot)).digest('hex').slice(0, 8);
 }
 
 /** The network service, with networks loaded, the predefined ones made and bridges up. */
