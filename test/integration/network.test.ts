@@ -77,8 +77,24 @@ interface HostState {
 }
 
 async function hostState(): Promise<HostState> {
+  // Only links on this engine's bridges: other engines may run beside it.
+  const bridges = new Set<string>();
+  const netDir = path.join(engine.dataRoot, 'network', 'networks');
+  for (const f of await fs.readdir(netDir).catch(() => [] as string[])) {
+    const r = JSON.parse(await fs.readFile(path.join(netDir, f), 'utf8')) as {
+      Id: string;
+      Driver: string;
+      Options: Record<string, string>;
+    };
+    if (r.Driver === 'bridge')
+      bridges.add(r.Options['com.docker.network.bridge.name'] ?? `br-${r.Id.slice(0, 12)}`);
+  }
   const links = await ok(host('ip', ['-o', 'link', 'show']));
-  const veths = links.split('\n').filter((l) => /^\d+: bv[0-9a-f]+@/.test(l)).length;
+  const veths = links
+    .split('\n')
+    .filter(
+      (l) => /^\d+: bv[0-9a-f]+@/.test(l) && bridges.has(/ master (\S+)/.exec(l)?.[1] ?? ''),
+    ).length;
   const save = await ok(host('iptables-save', []));
   const rules = save.split('\n').filter((l) => l.includes(`berth:${tag()}:`)).length;
   const netns = await fs.readdir(path.join(engine.execRoot, 'netns')).then(
@@ -388,7 +404,7 @@ describe('networks against the anchor dockerd', () => {
     text
       .replace(/[0-9a-f]{64}/g, '<id>')
       .replace(/\b[0-9a-f]{12}\b/g, '<short>')
-      .replace(/\d+\.\d+\.\d+\.\d+/g, '<ip>')
+      .replace(/\d+\.\d+\.\d+\.\d+(\/\d+)?/g, '<ip>')
       .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>')
       .replace(/"Created": "[^"]+"/g, '"Created": "<t>"')
       .replace(/^\d+: /gm, 'N: ')
