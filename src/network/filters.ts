@@ -1,7 +1,17 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import type { NetworkRecord } from './network.js';
 
-const known = new Set(['driver', 'id', 'label', 'name', 'scope', 'type', 'dangling']);
+const known = new Set(['driver', 'id', 'label', 'name', 'scope', 'type', 'dangling', 'until']);
+
+/** `until=`: a Unix time, an RFC 3339 time, or a Go duration back from now (`24h`, `90m`). */
+export function untilTime(v: string, now = Date.now()): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+(?:\.\d+)?)(h|m|s)$/.exec(v);
+  if (d) return now - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${v}'`);
+  return t;
+}
 
 /**
  * `GET /networks?filters=` as dockerd applies it: a network passes when, for every filter
@@ -41,6 +51,7 @@ export function filterNetworks<T extends NetworkRecord & { Containers: Record<st
           (v === 'true' || v === '1') ===
           (Object.keys(n.Containers).length === 0 && typeOf(n) === 'custom'),
       ) &&
+      (filters['until'] ?? []).every((v) => Date.parse(n.Created) < untilTime(v)) &&
       (filters['label'] ?? []).every((v) => {
         const eq = v.indexOf('=');
         if (eq < 0) return v in n.Labels;

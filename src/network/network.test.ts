@@ -7,6 +7,7 @@ import { allocatePorts, parsePortKey, portRequests, portsView, type PortMapping 
 import { bridgeRules, portRules, restoreScript, sandboxDnsScript, taggedRules } from './rules.js';
 import { macFor } from './service.js';
 import { endpointNames } from './dns-names.js';
+import { filterNetworks } from './filters.js';
 import type { SandboxRecord } from './network.js';
 
 test('addresses and prefixes parse and print both families', () => {
@@ -312,4 +313,46 @@ test('DNS names: scoped to shared user networks, by name, alias, short id and FQ
   assert.equal(names.resolve('172.18.0.2', 'web', 'A'), undefined);
   assert.equal(names.reverse('10.1.0.3', '10.1.0.2'), 'web.n1');
   assert.equal(names.reverse('10.2.0.2', '10.1.0.2'), undefined);
+});
+
+test('network filters: name substring, id prefix, type, label, dangling, until', () => {
+  const mk = (
+    Name: string,
+    Id: string,
+    Created: string,
+    Labels: Record<string, string>,
+    containers: number,
+  ) => ({
+    Name,
+    Id,
+    Created,
+    Scope: 'local' as const,
+    Driver: 'bridge' as const,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: {}, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Options: {},
+    Labels,
+    Containers: Object.fromEntries(Array.from({ length: containers }, (_, i) => [`c${i}`, {}])),
+  });
+  const all = [
+    mk('bridge', 'aa11', '2020-01-01T00:00:00Z', {}, 1),
+    mk('front-net', 'bb22', '2020-01-02T00:00:00Z', { tier: 'web' }, 0),
+    mk('back-net', 'cc33', '2030-01-01T00:00:00Z', { tier: 'db', x: '' }, 2),
+  ];
+  const type = (n: { Name: string }) =>
+    (n.Name === 'bridge' ? 'builtin' : 'custom') as 'builtin' | 'custom';
+  const names = (f: Record<string, string[]>) => filterNetworks(all, f, type).map((n) => n.Name);
+  assert.deepEqual(names({ name: ['net'] }), ['front-net', 'back-net']);
+  assert.deepEqual(names({ id: ['bb'] }), ['front-net']);
+  assert.deepEqual(names({ type: ['builtin'] }), ['bridge']);
+  assert.deepEqual(names({ label: ['tier'] }), ['front-net', 'back-net']);
+  assert.deepEqual(names({ label: ['tier=db', 'x'] }), ['back-net']);
+  assert.deepEqual(names({ dangling: ['true'] }), ['front-net']);
+  assert.deepEqual(names({ until: ['2025-01-01T00:00:00Z'] }), ['bridge', 'front-net']);
+  assert.throws(() => names({ bogus: ['1'] }), InvalidArgumentError);
 });
