@@ -16,6 +16,8 @@ import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { eventRoutes } from './events.js';
 import { buildRoutes } from './build.js';
+import { networkRoutes } from './networks.js';
+import type { NetworkService } from '../network/network.js';
 
 export interface Services {
   containers: ContainerService;
@@ -23,6 +25,8 @@ export interface Services {
   events: Events;
   system: SystemService;
   build: BuildService;
+  /** Networks; the /networks routes answer 501 without it. */
+  networks?: NetworkService;
 }
 
 export interface ApiServer {
@@ -39,6 +43,7 @@ export function buildRouter(services: Services): Router {
   execRoutes(router, services);
   imageRoutes(router, services);
   buildRoutes(router, services);
+  networkRoutes(router, services);
   return router;
 }
 

@@ -109,6 +109,15 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'tmpfs', kind: 'list', description: 'Mount a tmpfs directory' },
   { long: 'network', kind: 'string', description: 'Connect a container to a network' },
   { long: 'net', kind: 'string', hidden: true },
+  { long: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
+  { long: 'ip6', kind: 'string', description: 'IPv6 address (e.g., 2001:db8::33)' },
+  {
+    long: 'network-alias',
+    kind: 'list',
+    description: 'Add network-scoped alias for the container',
+  },
+  { long: 'net-alias', kind: 'list', hidden: true },
+  { long: 'link', kind: 'list', description: 'Add link to another container' },
   { long: 'memory', short: 'm', kind: 'string', description: 'Memory limit' },
   { long: 'memory-swap', kind: 'string', description: 'Swap limit equal to memory plus swap' },
   { long: 'memory-reservation', kind: 'string', description: 'Memory soft limit' },
@@ -191,6 +200,33 @@ export function parseRestart(spec: string): RestartPolicy {
   return {
     Name: name as RestartPolicy['Name'],
     ...(count !== undefined ? { MaximumRetryCount: Number(count) } : {}),
+  };
+}
+
+/**
+ * The endpoint settings of the network a container is created on, as the docker CLI sends
+ * them: --ip, --ip6 and --network-alias under the network's name.
+ */
+function endpointsConfig(
+  flags: { string(n: string): string | undefined; list(n: string): string[] },
+  network: string,
+): Record<string, unknown> {
+  const ip = flags.string('ip');
+  const ip6 = flags.string('ip6');
+  const aliases = [...flags.list('network-alias'), ...flags.list('net-alias')];
+  if (!ip && !ip6 && aliases.length === 0) return {};
+  return {
+    [network]: {
+      ...(ip || ip6
+        ? {
+            IPAMConfig: {
+              ...(ip ? { IPv4Address: ip } : {}),
+              ...(ip6 ? { IPv6Address: ip6 } : {}),
+            },
+          }
+        : {}),
+      ...(aliases.length > 0 ? { Aliases: aliases } : {}),
+    },
   };
 }
 
@@ -502,8 +538,10 @@ export function buildCreate(
     Entrypoint: entrypoint === undefined ? null : entrypoint === '' ? [''] : [entrypoint],
     Labels: labels,
     HostConfig: host,
-    NetworkingConfig: { EndpointsConfig: {} },
+    NetworkingConfig: { EndpointsConfig: endpointsConfig(flags, host.NetworkMode ?? 'default') },
   };
+  const links = flags.list('link');
+  if (links.length > 0) host.Links = links.map((l) => (l.includes(':') ? l : `${l}:${l}`));
   const healthcheck = healthcheckFlags(flags);
   if (healthcheck) request.Healthcheck = healthcheck;
   const stopSignal = flags.string('stop-signal');

@@ -53,6 +53,17 @@ const COMMANDS: Record<string, Loader> = {
   'container inspect': () => import('./commands/container-inspect.js'),
   'registry serve': () => import('./commands/registry-serve.js'),
   'registry gc': () => import('./commands/registry-gc.js'),
+  'network create': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkCreate })),
+  'network ls': () => import('./commands/network.js').then((m) => ({ command: m.networkLs })),
+  'network inspect': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkInspect })),
+  'network rm': () => import('./commands/network.js').then((m) => ({ command: m.networkRm })),
+  'network prune': () => import('./commands/network.js').then((m) => ({ command: m.networkPrune })),
+  'network connect': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkConnect })),
+  'network disconnect': () =>
+    import('./commands/network.js').then((m) => ({ command: m.networkDisconnect })),
 };
 
 /** `berth container ls` and friends: group → subcommand → command key. */
@@ -103,6 +114,17 @@ const GROUPS: Record<string, Record<string, string>> = {
     build: 'build',
   },
   builder: { build: 'build', prune: 'builder prune' },
+  network: {
+    create: 'network create',
+    ls: 'network ls',
+    list: 'network ls',
+    inspect: 'network inspect',
+    rm: 'network rm',
+    remove: 'network rm',
+    prune: 'network prune',
+    connect: 'network connect',
+    disconnect: 'network disconnect',
+  },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
   registry: { serve: 'registry serve', gc: 'registry gc' },
 };
@@ -135,6 +157,7 @@ Management Commands:
   builder     Manage builds
   image       Manage images
   registry    Serve an OCI registry
+  network     Manage networks
   system      Manage berth
 
 Commands:

@@ -104,14 +104,7 @@ export function validateHostConfig(host: HostConfig): void {
   if (host.AutoRemove && policy !== '' && policy !== 'no') {
     throw new InvalidArgumentError(`can't create 'AutoRemove' container with restart policy`);
   }
-  const mode = host.NetworkMode ?? '';
-  if (!['', 'default', 'bridge', 'none', 'host'].includes(mode) && !mode.startsWith('container:')) {
-    throw new InvalidArgumentError(`network ${mode} not found`);
-  }
-  const published = Object.values(host.PortBindings ?? {}).some((b) => (b ?? []).length > 0);
-  if (published || host.PublishAllPorts) {
-    throw new InvalidArgumentError('port publishing needs networks, which berth does not have yet');
-  }
+  // NetworkMode and port bindings are the network service's to check (network/service.ts).
   if ((host.VolumesFrom ?? []).length > 0) {
     throw new InvalidArgumentError('--volumes-from needs volumes, which berth does not have yet');
   }

@@ -68,12 +68,12 @@ export interface ContainerFs {
     config: CreateContainerRequest,
     network?: EtcNetwork,
   ): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }>;
-  /** The runtime spec, with the user resolved in the mounted rootfs. */
-  spec(
-    record: ContainerRecord,
-    rootfs: string,
-    namespacePath?: (container: string, kind: 'net' | 'ipc' | 'pid') => string,
-  ): Promise<RuntimeSpec>;
+  /**
+   * The runtime spec, with the user resolved in the mounted rootfs. `join.netnsPath` is the
+   * network namespace to join (the network service's sandbox), if any; `join.namespacePath`
+   * gives the namespaces `container:<id>` modes join.
+   */
+  spec(record: ContainerRecord, rootfs: string, join?: SpecJoin): Promise<RuntimeSpec>;
   /** The process of an exec, derived from the container's own. */
   execProcess(
     record: ContainerRecord,
@@ -102,6 +102,12 @@ export interface ContainerFs {
   ): Promise<void>;
   /** Tar of the container's changes with OCI whiteouts, for commit. */
   diff(record: ContainerRecord): Promise<Readable>;
+}
+
+/** The namespaces a container's spec joins rather than makes. */
+export interface SpecJoin {
+  netnsPath?: string;
+  namespacePath?: (container: string, kind: 'net' | 'ipc' | 'pid') => string;
 }
 
 export type WithRootfs = <T>(fn: (root: string) => Promise<T>) => Promise<T>;
@@ -197,7 +203,7 @@ export async function newContainerFs(options: {
   const specFor = async (
     record: ContainerRecord,
     rootfs: string,
-    namespacePath?: (container: string, kind: 'net' | 'ipc' | 'pid') => string,
+    join: SpecJoin = {},
   ): Promise<RuntimeSpec> => {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
@@ -229,13 +235,14 @@ export async function newContainerFs(options: {
       },
       initPath,
       cpuCount,
-      ...(namespacePath ? { namespacePath } : {}),
       swapLimit: support.swapLimit,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
       ...(host.Privileged
         ? { hostDevices: await listHostDevices() }
         : { devices: await resolveDeviceMappings(host.Devices ?? []) }),
       blockDevices: await blockDeviceNumbers(host),
+      ...(join.netnsPath ? { netnsPath: join.netnsPath } : {}),
+      ...(join.namespacePath ? { namespacePath: join.namespacePath } : {}),
     });
   };
 

@@ -72,6 +72,7 @@ import {
   type ProbeRun,
 } from './health.js';
 import type { HealthState } from '../spec/engine.js';
+import type { ContainerNetworking } from '../network/network.js';
 
 export interface ContainerServiceOptions {
   /** `<data-root>/containers`. */
@@ -82,6 +83,8 @@ export interface ContainerServiceOptions {
   events: Events;
   /** Mounting, spec building and tar work on a container's filesystem. */
   fs: ContainerFs;
+  /** Sandboxes and endpoints: called at create, task creation, start, exit, remove. */
+  network?: ContainerNetworking;
 }
 
 type Waiter = (event: 'exit' | 'removed', code: number) => void;
@@ -155,6 +158,12 @@ class Service implements ContainerService {
     this.#o.runtime.onExit((id, exit) => void this.#onExit(id, exit));
     await this.#sweepOrphans();
     for (const live of this.#byId.values()) await this.#reconcile(live);
+    await this.#o.network?.reconcile(
+      [...this.#byId.values()].map((l) => ({
+        ...l.record,
+        running: l.record.state.status === 'running' || l.record.state.status === 'paused',
+      })),
+    );
   }
 
   /** Runtime tasks and snapshots that belong to no container: leftovers of crashed creates/removes. */
@@ -295,6 +304,7 @@ class Service implements ContainerService {
       const record = await this.#make(id, chosen, request.Image, image, {
         ...merged,
         HostConfig: normaliseHostConfig(adjusted.hostConfig),
+        ...(request.NetworkingConfig ? { NetworkingConfig: request.NetworkingConfig } : {}),
       });
       const live: Live = { record, waiters: new Set(), restartDelay: 100 };
       this.#byId.set(id, live);
@@ -355,6 +365,7 @@ class Service implements ContainerService {
         logPath: path.join(dir, 'container.log'),
         ...files,
       };
+      await this.#o.network?.create(record);
       // The commit point: with the record written, the container exists.
       await this.#store.save(record);
       return record;
@@ -393,6 +404,7 @@ class Service implements ContainerService {
   async #createTask(live: Live): Promise<void> {
     const r = live.record;
     const mounts = await this.#o.snapshotter.mounts(r.snapshotKey);
+    const netns = await this.#o.network?.sandbox(r);
     await this.#o.runtime.create({
       id: r.id,
       rootfs: mounts,
@@ -400,7 +412,11 @@ class Service implements ContainerService {
       stdin: r.config.OpenStdin === true,
       tty: r.config.Tty === true,
       leaveStdinOpen: r.config.Tty === true || r.config.StdinOnce !== true,
-      spec: (rootfs) => this.#o.fs.spec(r, rootfs, (target, kind) => this.#joinable(target, kind)),
+      spec: (rootfs) =>
+        this.#o.fs.spec(r, rootfs, {
+          ...(netns ? { netnsPath: netns } : {}),
+          namespacePath: (target, kind) => this.#joinable(target, kind),
+        }),
     });
   }
 
@@ -430,9 +446,11 @@ class Service implements ContainerService {
     const r = live.record;
     try {
       await this.#ensureTask(live);
+      await this.#o.network?.up(r);
       await this.#o.runtime.start(r.id);
     } catch (err: unknown) {
       await this.#o.runtime.delete(r.id).catch(() => undefined);
+      await this.#o.network?.down(r.id).catch(() => undefined);
       const message = err instanceof Error ? err.message : String(err);
       r.state = {
         ...r.state,
@@ -486,6 +504,9 @@ class Service implements ContainerService {
       await this.#o.runtime
         .delete(id)
         .catch((err: unknown) => console.error(`berthd: cleaning up task ${id}:`, err));
+      await this.#o.network
+        ?.down(id)
+        .catch((err: unknown) => console.error(`berthd: network of ${id}:`, err));
       const ranMs = Date.now() - Date.parse(r.state.startedAt);
       r.state = {
         ...r.state,
@@ -696,6 +717,7 @@ class Service implements ContainerService {
     live.task = undefined;
     await pending;
     await this.#o.runtime.delete(r.id);
+    await this.#o.network?.remove(r.id);
     await this.#o.snapshotter.remove(r.snapshotKey).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
@@ -805,6 +827,7 @@ class Service implements ContainerService {
       Status: statusText(r),
       HostConfig: { NetworkMode: r.config.HostConfig?.NetworkMode || 'bridge' },
       NetworkSettings: { Networks: {} },
+      ...this.#o.network?.summary(r),
       Mounts: this.#o.fs.mountPoints(r),
     };
     if (size) {
@@ -878,6 +901,7 @@ class Service implements ContainerService {
         IPv6Gateway: '',
         MacAddress: '',
         Networks: {},
+        ...this.#o.network?.settings(r),
       },
     };
     if (options.size) {

@@ -16,6 +16,7 @@ import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
 import { newSystemService } from './system.js';
+import { newNetworkService } from '../network/service.js';
 
 export interface Daemon {
   /** Stops serving; containers keep running (live-restore). */
@@ -85,6 +86,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cpuRealtime: options.cpuRealtime,
     hostGateway: () => options.hostGatewayIp,
   });
+  const networks = await newNetworkService({
+    root: path.join(options.dataRoot, 'network'),
+    execRoot: options.execRoot,
+    events,
+  });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),
     images,
@@ -92,6 +98,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtime,
     events,
     fs: containerFs,
+    network: networks,
   });
   const build = await newBuildService({
     images,
@@ -111,10 +118,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system, build },
+      services: { containers, images, events, system, build, networks },
     });
   } catch (err: unknown) {
     await containers.close();
+    await networks.close();
     await runtime.close();
     throw err;
   }
@@ -122,6 +130,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     async shutdown(): Promise<void> {
       await api.close();
       await containers.close();
+      await networks.close();
       await runtime.close();
       await snapshotter.close();
       await fs.rm(pidFile, { force: true });

@@ -236,6 +236,14 @@ export async function startEngine(
           // gone
         }
       }
+      // Bridges and iptables rules of this engine's networks outlive its roots: drop them.
+      const cleanup = path.join(repoRoot, 'dist/src/network/cleanup.js');
+      const { purgeNetworkState } = (await import(cleanup)) as {
+        purgeNetworkState: (dataRoot: string) => Promise<void>;
+      };
+      await purgeNetworkState(dataRoot).catch((err: unknown) =>
+        console.error(`harness: network clean-up of ${dataRoot}:`, err),
+      );
       for (const root of [execRoot, dataRoot]) {
         for (const m of await mountsUnder(root)) {
           await runCommand('umount', ['-l', m], {}).catch(() => undefined);

@@ -40,6 +40,8 @@ export interface SpecInput {
    * (`/proc/<pid>/ns/<kind>`); throws (NotFoundError, ConflictError) when it cannot.
    */
   namespacePath?: (container: string, kind: 'net' | 'ipc' | 'pid') => string;
+  /** A persistent network namespace (the network service's sandbox) for a private network. */
+  netnsPath?: string;
   /** Host path of the init binary bind-mounted at /sbin/docker-init when Init is on. */
   initPath?: string;
   /** The host's devices, given to privileged containers. */
@@ -1161,7 +1163,11 @@ function namespaces(input: SpecInput): LinuxNamespace[] {
   const out: LinuxNamespace[] = [{ type: 'mount' }];
   const net = h.NetworkMode ?? '';
   if (input.config.NetworkDisabled || (net !== 'host' && !net.startsWith('container:'))) {
-    out.push({ type: 'network' });
+    out.push(
+      input.netnsPath && !input.config.NetworkDisabled
+        ? { type: 'network', path: input.netnsPath }
+        : { type: 'network' },
+    );
   } else if (net.startsWith('container:')) {
     out.push({ type: 'network', path: join(net, 'net') });
   }

@@ -1,0 +1,290 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { errnoCode, isNotFound, SystemError } from '../errors/index.js';
+import { run } from '../util/exec.js';
+import { restoreScript, type Rule } from './rules.js';
+
+/**
+ * The system adapter of the network service: links, addresses, routes and namespaces through
+ * iproute2, util-linux and iptables. Every function acts on names it is given and nothing else.
+ */
+
+export interface LinkInfo {
+  name: string;
+  master?: string;
+  kind?: string;
+}
+
+export async function listLinks(): Promise<LinkInfo[]> {
+  const { stdout } = await run('ip', ['-j', '-d', 'link', 'show']);
+  const parsed = JSON.parse(stdout || '[]') as {
+    ifname: string;
+    master?: string;
+    linkinfo?: { info_kind?: string };
+  }[];
+  return parsed.map((l) => ({
+    name: l.ifname,
+    ...(l.master ? { master: l.master } : {}),
+    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
+  }));
+}
+
+/** IPv4 prefixes routed on the host (`ip route`), as CIDR strings. */
+export async function routedSubnets(): Promise<string[]> {
+  const { stdout } = await run('ip', ['-j', '-4', 'route', 'show']);
+  const parsed = JSON.parse(stdout || '[]') as { dst: string }[];
+  return parsed.map((r) => r.dst).filter((d) => d !== 'default' && d.includes('/'));
+}
+
+/** The IPv4 addresses (with prefix) of a link; undefined when it does not exist. */
+export async function linkAddresses(name: string): Promise<string[] | undefined> {
+  const r = await run('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { allowFailure: true });
+  if (r.code !== 0) return undefined;
+  const parsed = JSON.parse(r.stdout || '[]') as {
+    addr_info?: { local: string; prefixlen: number }[];
+  }[];
+  return (parsed[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+}
+
+async function ipBatch(commands: readonly string[], netns?: string): Promise<void> {
+  if (commands.length === 0) return;
+  const input = `${commands.join('\n')}\n`;
+  if (netns) await run('nsenter', [`--net=${netns}`, 'ip', '-batch', '-'], { input });
+  else await run('ip', ['-batch', '-'], { input });
+}
+
+async function sysctl(key: string, value: string, netns?: string): Promise<void> {
+  const file = `/proc/sys/${key.replaceAll('.', '/')}`;
+  if (!netns) {
+    await fs.writeFile(file, value);
+    return;
+  }
+  await run('nsenter', [`--net=${netns}`, 'sh', '-c', `echo ${value} > ${file}`]);
+}
+
+/**
+ * A bridge with the gateway addresses, up; made when missing, addresses added when missing.
+ * route_localnet lets DNATed 127.0.0.1 traffic (published ports) route onto it.
+ */
+export async function ensureBridge(
+  name: string,
+  addresses: readonly string[],
+  mtu: number,
+): Promise<void> {
+  const exists = await linkAddresses(name);
+  const cmds: string[] = [];
+  if (exists === undefined) cmds.push(`link add name ${name} type bridge`);
+  if (mtu > 0) cmds.push(`link set dev ${name} mtu ${mtu}`);
+  for (const a of addresses) {
+    if (!(exists ?? []).includes(a)) cmds.push(`addr add ${a} dev ${name}`);
+  }
+  cmds.push(`link set dev ${name} up`);
+  await ipBatch(cmds);
+  await sysctl(`net.ipv4.conf.${name}.route_localnet`, '1');
+}
+
+export async function addAddress6(name: string, address: string): Promise<void> {
+  await run('ip', ['-6', 'addr', 'replace', address, 'dev', name]);
+}
+
+export async function deleteLink(name: string): Promise<void> {
+  await run('ip', ['link', 'delete', 'dev', name], { allowFailure: true });
+}
+
+/** Makes `dir` a private mount of its own, so that netns bind mounts inside it stay there. */
+export async function prepareNetnsDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const mounted = mounts.split('\n').some((l) => l.split(' ')[4] === dir);
+  if (!mounted) await run('mount', ['--bind', dir, dir]);
+  await run('mount', ['--make-private', dir]);
+}
+
+/** A persistent network namespace at `file` with lo up; kept when it already is one. */
+export async function createNetns(file: string): Promise<void> {
+  if (await isNetns(file)) return;
+  await fs.writeFile(file, '', { flag: 'a' });
+  try {
+    await run('unshare', [`--net=${file}`, 'true']);
+    await ipBatch(['link set dev lo up'], file);
+  } catch (err: unknown) {
+    await deleteNetns(file);
+    throw err;
+  }
+}
+
+async function isNetns(file: string): Promise<boolean> {
+  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((l) => l.split(' ')[4] === file);
+}
+
+export async function deleteNetns(file: string): Promise<void> {
+  await run('umount', [file], { allowFailure: true });
+  try {
+    await fs.rm(file, { force: true });
+  } catch (err: unknown) {
+    if (errnoCode(err) !== 'EBUSY') throw err;
+    await run('umount', ['-l', file], { allowFailure: true });
+    await fs.rm(file, { force: true });
+  }
+}
+
+/** The netns files in `dir`. */
+export async function listNetns(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).map((n) => path.join(dir, n));
+  } catch (err: unknown) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+export interface VethPlan {
+  /** Host side name, enslaved to `bridge`. */
+  host: string;
+  bridge: string;
+  netns: string;
+  /** Name inside the sandbox (eth0, eth1...). */
+  ifname: string;
+  mac: string;
+  mtu: number;
+  /** `ip/prefix` addresses inside. */
+  addresses: string[];
+  /** The default route's gateway, when this endpoint gives the sandbox its default route. */
+  gateway?: string;
+  gateway6?: string;
+}
+
+/** A veth pair: one end in the bridge, the other in the sandbox with its addresses and route. */
+export async function addVeth(p: VethPlan): Promise<void> {
+  const tmp = `bt${p.host.slice(2)}`;
+  await ipBatch([
+    `link add name ${p.host} mtu ${p.mtu} txqueuelen 0 type veth peer name ${tmp} mtu ${p.mtu} txqueuelen 0`,
+    `link set dev ${p.host} master ${p.bridge}`,
+    `link set dev ${p.host} up`,
+    `link set dev ${tmp} netns ${p.netns}`,
+  ]).catch(async (err: unknown) => {
+    await deleteLink(p.host);
+    throw err;
+  });
+  const inside = [
+    `link set dev ${tmp} name ${p.ifname}`,
+    `link set dev ${p.ifname} address ${p.mac}`,
+    ...p.addresses.map((a) => `addr add ${a}${a.includes(':') ? '' : ' brd +'} dev ${p.ifname}`),
+    `link set dev ${p.ifname} up`,
+  ];
+  if (p.gateway) inside.push(`route replace default via ${p.gateway} dev ${p.ifname}`);
+  if (p.gateway6) inside.push(`-6 route replace default via ${p.gateway6} dev ${p.ifname}`);
+  try {
+    await ipBatch(inside, p.netns);
+  } catch (err: unknown) {
+    await deleteLink(p.host);
+    throw err;
+  }
+}
+
+/** Runs an iptables-restore --noflush script on the host (or inside a sandbox). */
+export async function iptablesRestore(
+  script: string,
+  options: { netns?: string; flush?: boolean } = {},
+): Promise<void> {
+  if (!script) return;
+  const args = options.flush ? [] : ['--noflush'];
+  const r = options.netns
+    ? await run('nsenter', [`--net=${options.netns}`, 'iptables-restore', ...args], {
+        input: script,
+        allowFailure: true,
+      })
+    : await run('iptables-restore', ['-w', ...args], { input: script, allowFailure: true });
+  if (r.code !== 0)
+    throw new SystemError(
+      `iptables-restore failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`,
+    );
+}
+
+export async function addRules(rules: readonly Rule[]): Promise<void> {
+  await iptablesRestore(restoreScript(rules, '-A'));
+}
+
+/** Deletes rules one script per rule: a rule already gone must not keep the others. */
+export async function deleteRules(rules: readonly Rule[]): Promise<void> {
+  if (rules.length === 0) return;
+  try {
+    await iptablesRestore(restoreScript(rules, '-D'));
+  } catch {
+    for (const r of rules) await iptablesRestore(restoreScript([r], '-D')).catch(() => undefined);
+  }
+}
+
+export async function iptablesSave(): Promise<string> {
+  const { stdout } = await run('iptables-save', []);
+  return stdout;
+}
+
+/** berth's chains and the jumps into them, created when missing; Docker's left as they are. */
+export async function ensureChains(
+  chains: Record<'filter' | 'nat', readonly string[]>,
+  jumps: readonly { table: string; chain: string; spec: string; first: boolean }[],
+): Promise<void> {
+  for (const [table, names] of Object.entries(chains)) {
+    for (const name of names)
+      await run('iptables', ['-w', '-t', table, '-N', name], { allowFailure: true });
+  }
+  for (const j of jumps) {
+    const spec = j.spec.split(' ');
+    const check = await run('iptables', ['-w', '-t', j.table, '-C', j.chain, ...spec], {
+      allowFailure: true,
+    });
+    if (check.code === 0) continue;
+    await run('iptables', [
+      '-w',
+      '-t',
+      j.table,
+      j.first ? '-I' : '-A',
+      j.chain,
+      ...(j.first ? ['1'] : []),
+      ...spec,
+    ]);
+  }
+}
+
+export async function setIpForward(): Promise<void> {
+  const cur = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').catch(() => '');
+  if (cur.trim() !== '1') await fs.writeFile('/proc/sys/net/ipv4/ip_forward', '1');
+}
+
+export async function sandboxSysctl(netns: string, key: string, value: string): Promise<void> {
+  await sysctl(key, value, netns);
+}
+
+/** Whether nothing on the host listens on (ip, port) for the protocol: bound and released. */
+export async function hostPortFree(
+  proto: 'tcp' | 'udp' | 'sctp',
+  ip: string,
+  port: number,
+): Promise<boolean> {
+  if (proto === 'sctp') return true;
+  const net = await import('node:net');
+  const dgram = await import('node:dgram');
+  return new Promise<boolean>((resolve) => {
+    if (proto === 'tcp') {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen({ host: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
+    } else {
+      const s = dgram.createSocket(ip.includes(':') ? 'udp6' : 'udp4');
+      s.once('error', () => {
+        s.close();
+        resolve(false);
+      });
+      s.bind({ address: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
+    }
+  });
+}
+
+/** The host's ephemeral port range, where random host ports come from. */
+export async function ephemeralRange(): Promise<[number, number]> {
+  const text = await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const [lo, hi] = text.trim().split(/\s+/).map(Number);
+  return lo && hi ? [lo, hi] : [49153, 65535];
+}
