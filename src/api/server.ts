@@ -6,6 +6,7 @@ import type { ContainerService } from '../containers/containers.js';
 import type { ImageService } from '../images/images.js';
 import type { Events } from '../events/events.js';
 import type { SystemService } from '../system/system.js';
+import type { VolumeService } from '../volumes/volumes.js';
 import { InvalidArgumentError, isNotFound, toHttpStatus } from '../errors/index.js';
 import { plainExchange, upgradeExchange, type Exchange } from './exchange.js';
 import { newRouter, type Router } from './router.js';
@@ -14,12 +15,15 @@ import { imageRoutes } from './images.js';
 import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { eventRoutes } from './events.js';
+import { volumeRoutes } from './volumes.js';
 
 export interface Services {
   containers: ContainerService;
   images: ImageService;
   events: Events;
   system: SystemService;
+  /** Absent in engines (and API tests) without volumes: the /volumes routes are then not served. */
+  volumes?: VolumeService;
 }
 
 export interface ApiServer {
@@ -35,6 +39,7 @@ export function buildRouter(services: Services): Router {
   containerRoutes(router, services);
   execRoutes(router, services);
   imageRoutes(router, services);
+  if (services.volumes) volumeRoutes(router, services.volumes);
   return router;
 }
 

@@ -7,6 +7,7 @@ import type {
 } from '../spec/engine.js';
 import { UsageError, type Flags, type FlagSpec } from './args.js';
 import { ramInBytes } from './human.js';
+import { parseMountFlag } from './mount-flag.js';
 
 /** The flags `run` and `create` share (docker's container create options). */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -100,6 +101,17 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { long: 'volume', short: 'v', kind: 'list', description: 'Bind mount a volume' },
   { long: 'tmpfs', kind: 'list', description: 'Mount a tmpfs directory' },
+  { long: 'mount', kind: 'list', description: 'Attach a filesystem mount to the container' },
+  {
+    long: 'volumes-from',
+    kind: 'list',
+    description: 'Mount volumes from the specified container(s)',
+  },
+  {
+    long: 'volume-driver',
+    kind: 'string',
+    description: 'Optional volume driver for the container',
+  },
   { long: 'network', kind: 'string', description: 'Connect a container to a network' },
   { long: 'net', kind: 'string', hidden: true },
   { long: 'memory', short: 'm', kind: 'string', description: 'Memory limit' },
@@ -453,6 +465,12 @@ export function buildCreate(
     if (v !== undefined) host[field] = v;
   }
   if (Object.keys(tmpfs).length > 0) host.Tmpfs = tmpfs;
+  const mounts = flags.list('mount').map(parseMountFlag);
+  if (mounts.length > 0) host.Mounts = mounts;
+  const volumesFrom = flags.list('volumes-from');
+  if (volumesFrom.length > 0) host.VolumesFrom = volumesFrom;
+  const volumeDriver = flags.string('volume-driver');
+  if (volumeDriver !== undefined) host.VolumeDriver = volumeDriver;
   const sysctls = flags.list('sysctl');
   if (sysctls.length > 0) {
     host.Sysctls = Object.fromEntries(

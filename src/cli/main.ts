@@ -49,6 +49,11 @@ const COMMANDS: Record<string, Loader> = {
   'image inspect': () => import('./commands/image-inspect.js'),
   'image bootstrap': () => import('./commands/image-bootstrap.js'),
   'container inspect': () => import('./commands/container-inspect.js'),
+  'volume create': () => import('./commands/volume-create.js'),
+  'volume ls': () => import('./commands/volume-ls.js'),
+  'volume inspect': () => import('./commands/volume-inspect.js'),
+  'volume rm': () => import('./commands/volume-rm.js'),
+  'volume prune': () => import('./commands/volume-prune.js'),
 };
 
 /** `berth container ls` and friends: group → subcommand → command key. */
@@ -96,6 +101,15 @@ const GROUPS: Record<string, Record<string, string>> = {
     load: 'load',
     import: 'import',
     bootstrap: 'image bootstrap',
+  },
+  volume: {
+    create: 'volume create',
+    ls: 'volume ls',
+    list: 'volume ls',
+    inspect: 'volume inspect',
+    rm: 'volume rm',
+    remove: 'volume rm',
+    prune: 'volume prune',
   },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
 };

@@ -112,12 +112,6 @@ export function validateHostConfig(host: HostConfig): void {
   if (published || host.PublishAllPorts) {
     throw new InvalidArgumentError('port publishing needs networks, which berth does not have yet');
   }
-  if ((host.VolumesFrom ?? []).length > 0) {
-    throw new InvalidArgumentError('--volumes-from needs volumes, which berth does not have yet');
-  }
-  for (const m of host.Mounts ?? []) {
-    if (m.Type === 'volume') throw new InvalidArgumentError('named volumes are not supported yet');
-  }
 }
 
 /** Dockerd refuses a create with nothing to run. */

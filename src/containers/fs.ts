@@ -23,6 +23,8 @@ import type {
 import type { Process, RuntimeSpec } from '../spec/oci-runtime.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { newId } from '../util/digest.js';
+import type { MountPointRecord } from '../volumes/mount-spec.js';
+import type { MountResolver } from '../volumes/resolver.js';
 import type { ContainerRecord, ExecCreateRequest, PathStat } from './containers.js';
 
 /**
@@ -119,12 +121,28 @@ async function hostResolvConf(): Promise<string> {
     .join('\n');
 }
 
+/** A mount point as dockerd's inspect shows it: binds and tmpfs have no Name and Driver. */
+function inspectMount(m: MountPointRecord): MountPoint {
+  return {
+    Type: m.Type,
+    ...(m.Type === 'volume' ? { Name: m.Name } : {}),
+    Source: m.Source,
+    Destination: m.Destination,
+    ...(m.Type === 'volume' ? { Driver: m.Driver } : {}),
+    Mode: m.Mode,
+    RW: m.RW,
+    Propagation: m.Propagation,
+  };
+}
+
 export async function newContainerFs(options: {
   snapshotter: Snapshotter;
   runtime: Runtime;
   images: ImageService;
   /** Where temporary mounts are made. */
   tmpRoot: string;
+  /** Prepares a record's volumes and binds (its `mounts`) for the spec. */
+  mounts?: MountResolver;
 }): Promise<ContainerFs> {
   const { snapshotter, images } = options;
   await fs.mkdir(options.tmpRoot, { recursive: true });
@@ -180,6 +198,9 @@ export async function newContainerFs(options: {
       initPath,
       cpuCount,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
+      ...(record.mounts && options.mounts
+        ? { mounts: await options.mounts.prepare(record.id, record.mounts, rootfs) }
+        : {}),
     });
   };
 
@@ -249,6 +270,7 @@ export async function newContainerFs(options: {
     },
 
     mountPoints(record): MountPoint[] {
+      if (record.mounts) return record.mounts.map(inspectMount);
       return (record.config.HostConfig?.Binds ?? []).map((b) => {
         const [source = '', destination = '', mode = ''] = b.split(':');
         return {

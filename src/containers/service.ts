@@ -70,6 +70,7 @@ import {
   type ProbeRun,
 } from './health.js';
 import type { HealthState } from '../spec/engine.js';
+import type { MountResolver } from '../volumes/resolver.js';
 
 export interface ContainerServiceOptions {
   /** `<data-root>/containers`. */
@@ -80,6 +81,8 @@ export interface ContainerServiceOptions {
   events: Events;
   /** Mounting, spec building and tar work on a container's filesystem. */
   fs: ContainerFs;
+  /** Volumes and binds of containers: resolved at create, released at remove. */
+  mounts?: MountResolver;
 }
 
 type Waiter = (event: 'exit' | 'removed', code: number) => void;
@@ -149,6 +152,7 @@ class Service implements ContainerService {
     for (const record of records) {
       this.#byId.set(record.id, { record, waiters: new Set(), restartDelay: 100 });
       this.#names.set(record.name, record.id);
+      this.#o.mounts?.adopt(record.id, record.mounts ?? []);
     }
     this.#o.runtime.onExit((id, exit) => void this.#onExit(id, exit));
     await this.#sweepOrphans();
@@ -182,6 +186,7 @@ class Service implements ContainerService {
       if (state && (state.status === 'running' || state.status === 'paused')) {
         r.state.status = state.status;
         r.state.pid = state.pid;
+        await this.#o.mounts?.resume(r.id, r.mounts ?? []);
         this.#resetHealth(r);
         await this.#store.save(r);
         if (state.status === 'running') this.#health.start(r.id);
@@ -300,9 +305,21 @@ class Service implements ContainerService {
   ): Promise<ContainerRecord> {
     const dir = await this.#store.ensureDir(id);
     const snapshotKey = `container-${id}`;
+    let mounts: ContainerRecord['mounts'];
     try {
       const parent = await this.#o.images.unpack(image);
       await this.#o.snapshotter.prepare(snapshotKey, parent, { labels: { 'berth.container': id } });
+      const h = config.HostConfig ?? {};
+      mounts = await this.#o.mounts?.resolve(
+        id,
+        {
+          binds: h.Binds ?? [],
+          mounts: h.Mounts ?? [],
+          volumes: Object.keys(config.Volumes ?? {}),
+          volumesFrom: h.VolumesFrom ?? [],
+        },
+        async (ref) => this.#find(ref).record.mounts ?? [],
+      );
       if (!config.Hostname) config.Hostname = id.slice(0, 12);
       const files = await this.#o.fs.writeEtcFiles(dir, config);
       const record: ContainerRecord = {
@@ -326,11 +343,13 @@ class Service implements ContainerService {
         snapshotKey,
         logPath: path.join(dir, 'container.log'),
         ...files,
+        ...(mounts ? { mounts } : {}),
       };
       // The commit point: with the record written, the container exists.
       await this.#store.save(record);
       return record;
     } catch (err: unknown) {
+      if (mounts) await this.#o.mounts?.release(id, mounts, { removeAnonymous: true });
       await this.#o.snapshotter.remove(snapshotKey).catch(() => undefined);
       await this.#store.remove(id);
       throw err;
@@ -400,7 +419,7 @@ class Service implements ContainerService {
       await this.#store.save(r);
       this.#publish(r, 'die', { exitCode: String(r.state.exitCode) });
       // dockerd removes an AutoRemove container whose start failed.
-      if (r.config.HostConfig?.AutoRemove) await this.#removeLocked(live, r.state.exitCode);
+      if (r.config.HostConfig?.AutoRemove) await this.#removeLocked(live, r.state.exitCode, true);
       throw err;
     }
     const state = await this.#o.runtime.state(r.id);
@@ -434,6 +453,7 @@ class Service implements ContainerService {
       await this.#o.runtime
         .delete(id)
         .catch((err: unknown) => console.error(`berthd: cleaning up task ${id}:`, err));
+      await this.#o.mounts?.finish(id, r.mounts ?? []);
       const ranMs = Date.now() - Date.parse(r.state.startedAt);
       r.state = {
         ...r.state,
@@ -451,7 +471,7 @@ class Service implements ContainerService {
       });
       for (const exec of this.#execs.values()) if (exec.containerId === id) exec.running = false;
       if (r.config.HostConfig?.AutoRemove) {
-        await this.#removeLocked(live, exit.exitCode);
+        await this.#removeLocked(live, exit.exitCode, true);
         return;
       }
       const restart = this.#shouldRestart(r, exit.exitCode);
@@ -625,25 +645,26 @@ class Service implements ContainerService {
     }
     await this.#lock.withLock(r.id, async () => {
       canRemove(r.state.status, r.name, options.force);
-      await this.#removeLocked(live, r.state.exitCode);
+      await this.#removeLocked(live, r.state.exitCode, options.volumes);
     });
   }
 
-  async #removeLocked(live: Live, exitCode: number): Promise<void> {
+  async #removeLocked(live: Live, exitCode: number, removeVolumes = false): Promise<void> {
     const r = live.record;
     // Persist the intent first: a crash from here on is finished by the next start.
     r.state.status = 'removing';
     await this.#store.save(r);
-    await this.#finishRemove(live, exitCode);
+    await this.#finishRemove(live, exitCode, removeVolumes);
   }
 
-  async #finishRemove(live: Live, exitCode: number): Promise<void> {
+  async #finishRemove(live: Live, exitCode: number, removeVolumes = false): Promise<void> {
     const r = live.record;
     this.#health.stop(r.id);
     const pending = live.task;
     live.task = undefined;
     await pending;
     await this.#o.runtime.delete(r.id);
+    await this.#o.mounts?.release(r.id, r.mounts ?? [], { removeAnonymous: removeVolumes });
     await this.#o.snapshotter.remove(r.snapshotKey).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err;
     });

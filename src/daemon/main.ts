@@ -14,6 +14,8 @@ import type { Snapshotter } from '../snapshots/snapshotter.js';
 import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
+import { newVolumeService } from '../volumes/service.js';
+import { newMountResolver } from '../volumes/resolver.js';
 import { newSystemService } from './system.js';
 
 export interface Daemon {
@@ -76,11 +78,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     execRoot: options.execRoot,
     dataRoot: options.dataRoot,
   });
+  const volumes = await newVolumeService({ root: path.join(options.dataRoot, 'volumes') });
+  const mounts = newMountResolver(volumes);
   const containerFs = await newContainerFs({
     snapshotter,
     runtime,
     images,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
+    mounts,
   });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),
@@ -89,11 +94,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtime,
     events,
     fs: containerFs,
+    mounts,
   });
   const system = newSystemService({
     daemon: options,
     containers,
     images,
+    volumes,
     snapshotterName: overlay ? 'overlay2' : 'vfs',
     runtimeName: 'runc',
     id: await engineId(options.dataRoot),
@@ -102,7 +109,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system },
+      services: { containers, images, events, system, volumes },
     });
   } catch (err: unknown) {
     await containers.close();

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import type { ContainerService } from '../containers/containers.js';
 import type { ImageService } from '../images/images.js';
 import type { SystemService } from '../system/system.js';
+import type { VolumeService } from '../volumes/volumes.js';
 import type { DaemonOptions } from './options.js';
 
 export const berthVersion = '0.1.0';
@@ -31,6 +32,8 @@ export function newSystemService(options: {
   daemon: DaemonOptions;
   containers: ContainerService;
   images: ImageService;
+  /** For the Volumes section of `/system/df`. */
+  volumes?: VolumeService;
   snapshotterName: string;
   runtimeName: string;
   id: string;
@@ -147,7 +150,7 @@ export function newSystemService(options: {
         LayersSize: layersSize,
         Images: images,
         Containers: containers,
-        Volumes: [],
+        Volumes: (await options.volumes?.usage()) ?? [],
         BuildCache: [],
       };
     },
