@@ -956,7 +956,7 @@ class Service implements ContainerService {
       } catch (err: unknown) {
         // A task that cannot be made (command not found) is start's error to report, as in
         // dockerd, where attach precedes the task: this attachment just ends.
-        if (!(err instanceof InvalidArgumentError)) throw err;
+        if (!(err instanceof InvalidArgumentError || err instanceof SystemError)) throw err;
         output.end();
         return { output, tty: r.config.Tty === true, close: () => output.destroy() };
       }

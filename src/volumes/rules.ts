@@ -121,3 +121,37 @@ export function pruneSelection(
     return true;
   });
 }
+
+const flagBits: Record<string, number> = {
+  ro: 0x1,
+  nosuid: 0x2,
+  nodev: 0x4,
+  noexec: 0x8,
+  sync: 0x10,
+  remount: 0x20,
+  mand: 0x40,
+  dirsync: 0x80,
+  noatime: 0x400,
+  nodiratime: 0x800,
+  bind: 0x1000,
+  rbind: 0x5000,
+  relatime: 0x200000,
+  strictatime: 0x1000000,
+};
+
+/**
+ * How dockerd's local driver words a failed device mount: `mount <device>:<path>, flags:
+ * <hex>[, data: <data>]: <reason>`.
+ */
+export function mountFailure(opts: Record<string, string>, target: string, reason: string): string {
+  const m = deviceMount(opts);
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of m.options) {
+    const bit = flagBits[o];
+    if (bit !== undefined) flags |= bit;
+    else data.push(o);
+  }
+  const dataPart = data.length > 0 ? `, data: ${data.join(',')}` : '';
+  return `error while mounting volume '${target}': failed to mount local volume: mount ${m.source}:${target}, flags: 0x${flags.toString(16)}${dataPart}: ${reason}`;
+}

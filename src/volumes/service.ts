@@ -9,6 +9,7 @@ import {
   deviceMount,
   filterVolumes,
   hasDevice,
+  mountFailure,
   pruneSelection,
   validateLocalOptions,
   validateVolumeName,
@@ -175,7 +176,14 @@ class LocalVolumes implements VolumeService {
 
   async #destroy(r: VolumeRecord): Promise<void> {
     const dir = path.join(this.#root, r.name);
-    if (hasDevice(r.options)) await unmount(path.join(dir, '_data'), { detach: true });
+    if (hasDevice(r.options)) {
+      const data = path.join(dir, '_data');
+      await unmount(data, { detach: true });
+      // Never delete through a mount: a bind-backed volume's _data is someone's directory.
+      if (await isMountPoint(data)) {
+        throw new SystemError(`remove ${r.name}: ${data} is still mounted`);
+      }
+    }
     // The commit point of a remove: without its record the directory is garbage.
     await fs.rm(path.join(dir, recordFile));
     await syncDir(dir).catch(() => undefined);
@@ -249,10 +257,8 @@ class LocalVolumes implements VolumeService {
           await mountAll([m], data);
         } catch (err: unknown) {
           const message = err instanceof Error ? err.message : String(err);
-          throw new SystemError(
-            `error while mounting volume '${data}': failed to mount local volume: mount ${m.source}:${data}, data: ${m.options.join(',')}: ${message}`,
-            { cause: err },
-          );
+          const reason = (message.split(': ').pop() ?? message).toLowerCase();
+          throw new SystemError(mountFailure(r.options, data, reason), { cause: err });
         }
       }
       set.add(containerId);
