@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, isNotFound } from '../errors/index.js';
+import { InvalidArgumentError, NotFoundError, isNotFound } from '../errors/index.js';
 import type { HostConfigMount } from '../spec/engine.js';
 import { run } from '../util/exec.js';
 import {
@@ -126,7 +126,16 @@ class Resolver implements MountResolver {
     const inherited: MountPointRecord[] = [];
     for (const raw of config.volumesFrom) {
       const { container, readOnly } = parseVolumesFrom(raw);
-      for (const m of await mountsOf(container)) inherited.push(inheritedMount(m, readOnly));
+      let theirs: MountPointRecord[];
+      try {
+        theirs = await mountsOf(container);
+      } catch (err: unknown) {
+        // dockerd answers 400 here: the request names a container that is not there.
+        if (err instanceof NotFoundError)
+          throw new InvalidArgumentError(err.message, { cause: err });
+        throw err;
+      }
+      for (const m of theirs) inherited.push(inheritedMount(m, readOnly));
     }
     const plan = planMounts({
       binds: config.binds,

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startEngine, type CommandResult, type Engine } from './harness.js';
+import { runCommand, startEngine, type CommandResult, type Engine } from './harness.js';
 
 // Volumes and mounts (issue #5) end to end: real containers on a real berthd, then the same
 // observations against the anchor dockerd, compared after normalising names and paths.
@@ -581,3 +581,252 @@ async function waitFor(cond: () => Promise<boolean>, what = 'condition'): Promis
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+// ---- the same observations against the anchor dockerd -----------------------------------------
+
+const anchorHost = process.env.ANCHOR_DOCKER_HOST ?? 'unix:///run/berth-anchors/docker.sock';
+const anchorTar = '/var/lib/berth-anchors/busybox-rootfs.tar';
+
+describe('against the anchor dockerd', () => {
+  const d = `${p}-diff`;
+  const image = `${d}-img:latest`;
+  const anchorContainers: string[] = [];
+  const anchorVolumes: string[] = [];
+  const anchorImages: string[] = [];
+  let anchorDataRoot = '';
+
+  const anchor = (args: string[]): Promise<CommandResult> =>
+    runCommand('docker', args, { DOCKER_HOST: anchorHost });
+  const both = async (args: string[]): Promise<{ a: CommandResult; b: CommandResult }> => ({
+    a: await anchor(args),
+    b: await engine.docker(args),
+  });
+  /** Volume names and paths under each engine's data root made alike. */
+  const norm = (text: string, dataRoot: string): string =>
+    text
+      .replaceAll(`${dataRoot}/volumes/`, '<root>/volumes/')
+      .replace(/\b[0-9a-f]{64}\b/g, '<ID>')
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g, '<time>');
+  const same = async (
+    args: string[],
+    shape: (s: string) => string = (s) => s,
+  ): Promise<{ stdout: string; stderr: string; code: number }> => {
+    const { a, b } = await both(args);
+    const view = (
+      r: CommandResult,
+      root: string,
+    ): { stdout: string; stderr: string; code: number } => ({
+      stdout: shape(norm(r.stdout, root)),
+      stderr: shape(norm(r.stderr.split('\n')[0] ?? '', root)),
+      code: r.code,
+    });
+    const got = view(b, engine.dataRoot);
+    assert.deepEqual(
+      got,
+      view(a, anchorDataRoot),
+      `docker ${args.join(' ')}\nanchor: ${JSON.stringify(a)}\nberth: ${JSON.stringify(b)}`,
+    );
+    return got;
+  };
+  const setup = async (args: string[]): Promise<void> => {
+    const { a, b } = await both(args);
+    assert.equal(a.code, 0, `anchor: docker ${args.join(' ')}: ${a.stderr}`);
+    assert.equal(b.code, 0, `berth: docker ${args.join(' ')}: ${b.stderr}`);
+  };
+
+  before(async () => {
+    const info = await anchor(['info', '--format', '{{.DockerRootDir}}']);
+    if (info.code !== 0) {
+      throw new Error(`the anchor dockerd at ${anchorHost} is unreachable: ${info.stderr.trim()}`);
+    }
+    anchorDataRoot = info.stdout.trim();
+    await setup(['import', anchorTar, image]);
+  });
+
+  after(async () => {
+    for (const c of anchorContainers) await anchor(['rm', '-f', '-v', c]);
+    for (const v of anchorVolumes) await anchor(['volume', 'rm', '-f', v]);
+    for (const img of anchorImages) await anchor(['rmi', '-f', img]);
+    await anchor(['rmi', '-f', image]);
+  });
+
+  test('volume create, inspect, ls and their errors', async () => {
+    const v = `${d}-t`;
+    anchorVolumes.push(v, `${d}-n`);
+    await same([
+      'volume',
+      'create',
+      '--label',
+      'a=b',
+      '-o',
+      'type=tmpfs',
+      '-o',
+      'device=tmpfs',
+      '-o',
+      'o=size=1m',
+      v,
+    ]);
+    await same(['volume', 'create', `${d}-n`]);
+    await same(['volume', 'inspect', v, `${d}-n`]);
+    await same(['volume', 'ls', '--filter', `name=${d}`]);
+    await same(['volume', 'ls', '-q', '--filter', `name=${d}`, '--filter', 'label=a=b']);
+    await same([
+      'volume',
+      'inspect',
+      '--format',
+      '{{.Name}} {{.Driver}} {{.Scope}} {{.Options}}',
+      v,
+    ]);
+    await same(['volume', 'create', 'a#b']);
+    await same(['volume', 'create', 'x']);
+    await same(['volume', 'create', '-o', 'foo=bar', `${d}-bad`]);
+    await same(['volume', 'create', '-o', 'type=none', `${d}-bad`]);
+    await same(['volume', 'inspect', `${d}-none`]);
+    await same(['volume', 'rm', `${d}-none`]);
+    await same(['volume', 'rm', '-f', `${d}-none`]);
+    await same(['volume', 'ls', '--filter', 'bogus=1']);
+  });
+
+  test('run -v: what the container sees in mountinfo, and copy-up of the image', async () => {
+    const t = `${d}-t`;
+    const v = `${d}-run`;
+    anchorVolumes.push(v, `${d}-etc`);
+    // Mount point, per-mount options and filesystem type of the volume mounts.
+    const fields =
+      'awk \'$5 ~ /^\\/(data|ro|tv)$/ {for (i = 7; $i != "-"; i++); print $5, $6, $(i+1), $(i+3)}\' /proc/self/mountinfo | sort';
+    await same(
+      [
+        'run',
+        '--rm',
+        '-v',
+        `${t}:/tv`,
+        '-v',
+        `${v}:/data`,
+        '-v',
+        `${v}:/ro:ro`,
+        image,
+        'sh',
+        '-c',
+        fields,
+      ],
+      (s) =>
+        // The filesystem under each engine's data root is the host's business; tmpfs is not.
+        s.replace(/^(\/(?:data|ro) \S+) \S+ \S+$/gm, '$1 <fs>'),
+    );
+    // An image with a directory of files owned by 1000:1000 in odd modes, made by commit on
+    // each engine; a new volume mounted over it is filled with the same owners and modes.
+    anchorContainers.push(`${d}-base`);
+    await setup([
+      'run',
+      '--name',
+      `${d}-base`,
+      image,
+      'sh',
+      '-c',
+      'mkdir -p /data/sub && echo s > /data/f && chown -R 1000:1000 /data && chmod 0640 /data/f && chmod 0750 /data && chmod 0701 /data/sub && ln -s f /data/l',
+    ]);
+    await setup(['commit', `${d}-base`, `${d}-img2:v1`]);
+    anchorImages.push(`${d}-img2:v1`);
+    await same([
+      'run',
+      '--rm',
+      '-v',
+      `${d}-etc:/data`,
+      `${d}-img2:v1`,
+      'sh',
+      '-c',
+      "stat -c '%n %u:%g %a %F' /data /data/f /data/sub /data/l; cat /data/f",
+    ]);
+    await same(['run', '--rm', '-v', `${v}:/data`, image, 'sh', '-c', 'echo kept > /data/f']);
+    await same([
+      'run',
+      '--rm',
+      '-v',
+      `${v}:/data:ro`,
+      image,
+      'sh',
+      '-c',
+      'cat /data/f; touch /data/g',
+    ]);
+    await same(['run', '--rm', '-v', '/x:/y:bogus', image, 'true']);
+    await same(['run', '--rm', '-v', `${v}:rel`, image, 'true']);
+    await same([
+      'run',
+      '--rm',
+      '--mount',
+      'type=bind,src=/nonexistent-berth,dst=/x',
+      image,
+      'true',
+    ]);
+  });
+
+  test('inspect Mounts of volumes, binds, tmpfs and --volumes-from', async () => {
+    const c1 = `${d}-c1`;
+    const c2 = `${d}-c2`;
+    anchorContainers.push(c1, c2);
+    anchorVolumes.push(`${d}-m1`, `${d}-m2`);
+    await setup([
+      'create',
+      '--name',
+      c1,
+      '-v',
+      `${d}-m1:/data`,
+      '-v',
+      `${d}-m2:/ro:ro`,
+      '-v',
+      '/anon',
+      '-v',
+      '/tmp:/h:ro,Z',
+      '--mount',
+      'type=volume,dst=/anon2',
+      '--mount',
+      'type=bind,src=/tmp,dst=/b,readonly,bind-propagation=rslave',
+      '--mount',
+      'type=tmpfs,dst=/t,tmpfs-size=1m',
+      image,
+      'true',
+    ]);
+    const sortJson = (s: string): string => {
+      if (!s.startsWith('[')) return s;
+      const list = JSON.parse(s) as MountJson[];
+      return JSON.stringify(list.sort((x, y) => x.Destination.localeCompare(y.Destination)));
+    };
+    await same(['inspect', '-f', '{{json .Mounts}}', c1], sortJson);
+    await same(['inspect', '-f', '{{json .HostConfig.Mounts}} {{json .Config.Volumes}}', c1]);
+    // The docker CLI sends -v binds in its own (map) order: compare them as a set.
+    await same(['inspect', '-f', '{{json .HostConfig.Binds}}', c1], (s) =>
+      s.startsWith('[') ? JSON.stringify((JSON.parse(s) as string[]).sort()) : s,
+    );
+    await same(['volume', 'rm', `${d}-m1`], (s) => s.replace(/\[[0-9a-f]{64}\]/, '[<ID>]'));
+    // dockerd 20.10 cannot take --volumes-from a container with a tmpfs mount; the second
+    // container has none.
+    const c3 = `${d}-c3`;
+    anchorContainers.push(c3);
+    await setup([
+      'create',
+      '--name',
+      c3,
+      '-v',
+      `${d}-m1:/data`,
+      '-v',
+      '/anon',
+      '-v',
+      '/tmp:/h:ro',
+      image,
+      'true',
+    ]);
+    await setup([
+      'create',
+      '--name',
+      c2,
+      '--volumes-from',
+      `${c3}:ro`,
+      '-v',
+      `${d}-m2:/data`,
+      image,
+      'true',
+    ]);
+    await same(['inspect', '-f', '{{json .Mounts}}', c2], sortJson);
+    await same(['create', '--volumes-from', `${d}-nosuch`, image, 'true']);
+  });
+});
