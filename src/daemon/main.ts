@@ -78,7 +78,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     execRoot: options.execRoot,
     dataRoot: options.dataRoot,
   });
-  const volumes = await newVolumeService({ root: path.join(options.dataRoot, 'volumes') });
+  const volumes = await newVolumeService({
+    root: path.join(options.dataRoot, 'volumes'),
+    events,
+  });
   const mounts = newMountResolver(volumes);
   const containerFs = await newContainerFs({
     snapshotter,

@@ -226,7 +226,11 @@ class Resolver implements MountResolver {
       }
       let source = m.Source;
       if (m.Type === 'volume') {
-        source = await this.#volumes.mount(m.Name, containerId);
+        source = await this.#volumes.mount(m.Name, containerId, {
+          destination: m.Destination,
+          readWrite: m.RW,
+          propagation: m.Propagation,
+        });
         if (m.CopyData) await copyUp(rootfs, m.Destination, source);
       } else if (m.CreateSource && !(await exists(source))) {
         await fs.mkdir(source, { recursive: true, mode: 0o755 });

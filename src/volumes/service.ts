@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError, SystemError, isNotFound } from '../errors/index.js';
+import type { Events } from '../events/events.js';
 import { isMountPoint, mountAll, unmount } from '../mount/mount-linux.js';
 import { readJsonIfExists, removeTempFiles, syncDir, writeJsonAtomic } from '../util/atomic.js';
 import { newId } from '../util/digest.js';
@@ -20,6 +21,7 @@ import {
   type VolumeCreateRequest,
   type VolumeRecord,
   type VolumeService,
+  type VolumeUse,
 } from './volumes.js';
 
 const recordFile = 'volume.json';
@@ -64,9 +66,20 @@ class LocalVolumes implements VolumeService {
   readonly #users = new Map<string, Set<string>>();
   readonly #mounted = new Map<string, Set<string>>();
   readonly #lock = new KeyedMutex();
+  readonly #events: Events | undefined;
 
-  constructor(root: string) {
+  constructor(root: string, events?: Events) {
     this.#root = root;
+    this.#events = events;
+  }
+
+  #publish(name: string, action: string, attributes: Record<string, string> = {}): void {
+    this.#events?.publish({
+      Type: 'volume',
+      Action: action,
+      id: name,
+      attributes: { driver: 'local', ...attributes },
+    });
   }
 
   async open(): Promise<void> {
@@ -144,6 +157,7 @@ class LocalVolumes implements VolumeService {
         throw err;
       }
       this.#records.set(name, record);
+      this.#publish(name, 'create');
       return this.#show(record);
     });
   }
@@ -191,6 +205,7 @@ class LocalVolumes implements VolumeService {
     this.#users.delete(r.name);
     this.#mounted.delete(r.name);
     await fs.rm(dir, { recursive: true, force: true });
+    this.#publish(r.name, 'destroy');
   }
 
   async prune(
@@ -245,7 +260,7 @@ class LocalVolumes implements VolumeService {
     return [...(this.#users.get(name) ?? [])];
   }
 
-  async mount(name: string, containerId: string): Promise<string> {
+  async mount(name: string, containerId: string, use?: VolumeUse): Promise<string> {
     return this.#lock.withLock(name, async () => {
       const r = this.#find(name, 'get');
       const data = this.#dataPath(name);
@@ -261,6 +276,14 @@ class LocalVolumes implements VolumeService {
           throw new SystemError(mountFailure(r.options, data, reason), { cause: err });
         }
       }
+      if (!set.has(containerId) && use) {
+        this.#publish(name, 'mount', {
+          container: containerId,
+          destination: use.destination,
+          propagation: use.propagation,
+          'read/write': String(use.readWrite),
+        });
+      }
       set.add(containerId);
       return data;
     });
@@ -269,7 +292,7 @@ class LocalVolumes implements VolumeService {
   async unmount(name: string, containerId: string): Promise<void> {
     await this.#lock.withLock(name, async () => {
       const set = this.#mounted.get(name);
-      set?.delete(containerId);
+      if (set?.delete(containerId)) this.#publish(name, 'unmount', { container: containerId });
       const r = this.#records.get(name);
       if (!r || !hasDevice(r.options) || (set && set.size > 0)) return;
       await unmount(this.#dataPath(name), { detach: true });
@@ -278,8 +301,12 @@ class LocalVolumes implements VolumeService {
 }
 
 /** The local volume store under `root` (`<data-root>/volumes`). */
-export async function newVolumeService(options: { root: string }): Promise<VolumeService> {
-  const service = new LocalVolumes(options.root);
+export async function newVolumeService(options: {
+  root: string;
+  /** Where volume create, destroy, mount and unmount events go. */
+  events?: Events;
+}): Promise<VolumeService> {
+  const service = new LocalVolumes(options.root, options.events);
   await service.open();
   return service satisfies VolumeService;
 }

@@ -51,6 +51,13 @@ export interface VolumeCreateRequest {
 /** The label Docker 23+ gives anonymous volumes; prune without `all` removes only those. */
 export const anonymousLabel = 'com.docker.volume.anonymous';
 
+/** How a container mounts a volume, for its `mount` event. */
+export interface VolumeUse {
+  destination: string;
+  readWrite: boolean;
+  propagation: string;
+}
+
 export interface VolumeService {
   /**
    * Creates a volume, or returns the existing one of that name (as dockerd does). No name makes
@@ -85,8 +92,9 @@ export interface VolumeService {
   /**
    * Makes the volume's content available for `containerId` and returns its host path: mounts
    * the device of a volume with options at first use (a failure is a SystemError saying so).
+   * With `use`, a first mount for the container publishes a `mount` event.
    */
-  mount(name: string, containerId: string): Promise<string>;
+  mount(name: string, containerId: string, use?: VolumeUse): Promise<string>;
   /** Ends `containerId`'s mount; the device is unmounted once nobody has it mounted. */
   unmount(name: string, containerId: string): Promise<void>;
 }

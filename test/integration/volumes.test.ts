@@ -313,6 +313,69 @@ describe('containers with volumes', () => {
     await berth('volume', 'rm', named);
   });
 
+  test('volume events and system df -v as dockerd and the docker CLI show them', async () => {
+    const v = `${p}-ev`;
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const id = (
+      await berth(
+        'run',
+        '-d',
+        '-v',
+        `${v}:/e`,
+        'busybox',
+        'sh',
+        '-c',
+        'echo 12345 > /e/f; sleep 30',
+      )
+    ).trim();
+    await waitFor(
+      async () => (await engine.berth(['exec', id, 'cat', '/e/f'])).stdout === '12345\n',
+    );
+    const df = await berth('system', 'df', '-v');
+    assert.match(
+      df,
+      /^Images space usage:\n\nREPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS\n/,
+    );
+    assert.match(
+      df,
+      /\nContainers space usage:\n\nCONTAINER ID +IMAGE +COMMAND +LOCAL VOLUMES +SIZE +CREATED +STATUS +NAMES\n/,
+    );
+    assert.match(
+      df,
+      new RegExp(
+        `\\nLocal Volumes space usage:\\n\\nVOLUME NAME +LINKS +SIZE\\n(.*\\n)*${v} +1 +6B\\n`,
+      ),
+    );
+    assert.match(df, /\nBuild cache usage: 0B\n/);
+    await berth('rm', '-f', id);
+    await berth('volume', 'rm', v);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const filters = encodeURIComponent(JSON.stringify({ type: ['volume'], volume: [v] }));
+    const r = await engine.api('GET', `/events?since=${since}&until=${until}&filters=${filters}`);
+    const events = r.text
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            Action: string;
+            Actor: { ID: string; Attributes: Record<string, string> };
+          },
+      )
+      .filter((e) => e.Actor.ID === v);
+    assert.deepEqual(
+      events.map((e) => e.Action),
+      ['create', 'mount', 'unmount', 'destroy'],
+    );
+    assert.deepEqual(events[1]?.Actor.Attributes, {
+      container: id,
+      destination: '/e',
+      driver: 'local',
+      propagation: '',
+      'read/write': 'true',
+    });
+  });
+
   test('a volume in use cannot be removed, even with force: 409 with dockerd words', async () => {
     const v = `${p}-busy`;
     const id = (await berth('create', '-v', `${v}:/d`, 'busybox', 'true')).trim();
