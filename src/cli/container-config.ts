@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type {
   CreateContainerRequest,
   HealthConfig,
@@ -8,6 +9,16 @@ import type {
 import { UsageError, type Flags, type FlagSpec } from './args.js';
 import { ramInBytes } from './human.js';
 import { parseMountFlag } from './mount-flag.js';
+
+/** `-v ./dir:/p` as the docker CLI sends it: a relative host path made absolute. */
+export function absoluteBindSource(spec: string, cwd = process.cwd()): string {
+  const colon = spec.indexOf(':');
+  const source = spec.slice(0, colon);
+  if (source === '.' || source === '..' || source.startsWith('./') || source.startsWith('../')) {
+    return `${path.resolve(cwd, source)}${spec.slice(colon)}`;
+  }
+  return spec;
+}
 
 /** The flags `run` and `create` share (docker's container create options). */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -399,7 +410,7 @@ export function buildCreate(
   const binds: string[] = [];
   const volumes: Record<string, object> = {};
   for (const v of flags.list('volume')) {
-    if (v.includes(':')) binds.push(v);
+    if (v.includes(':')) binds.push(absoluteBindSource(v));
     else volumes[v] = {};
   }
   const tmpfs: Record<string, string> = {};

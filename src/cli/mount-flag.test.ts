@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { absoluteBindSource } from './container-config.js';
 import { parseMountFlag } from './mount-flag.js';
 
 test('--mount: aliases, defaults and options', () => {
@@ -58,4 +59,12 @@ test('--mount errors in the docker CLI words', () => {
       message: `invalid argument "${raw}" for "--mount" flag: ${msg}`,
     });
   }
+});
+
+test('-v ./dir:/p: a relative host path is made absolute, as the docker CLI does', () => {
+  assert.equal(absoluteBindSource('./d:/p:ro', '/work'), '/work/d:/p:ro');
+  assert.equal(absoluteBindSource('../d:/p', '/work/x'), '/work/d:/p');
+  assert.equal(absoluteBindSource('.:/p', '/work'), '/work:/p');
+  assert.equal(absoluteBindSource('name:/p', '/work'), 'name:/p');
+  assert.equal(absoluteBindSource('/abs:/p', '/work'), '/abs:/p');
 });

@@ -317,6 +317,7 @@ class Service implements ContainerService {
           mounts: h.Mounts ?? [],
           volumes: Object.keys(config.Volumes ?? {}),
           volumesFrom: h.VolumesFrom ?? [],
+          ...(h.VolumeDriver ? { volumeDriver: h.VolumeDriver } : {}),
         },
         async (ref) => this.#find(ref).record.mounts ?? [],
       );

@@ -31,6 +31,8 @@ export interface MountConfig {
   /** Config.Volumes keys (image VOLUME and `-v /path`). */
   volumes: readonly string[];
   volumesFrom: readonly string[];
+  /** HostConfig.VolumeDriver: the driver of volumes that -v and Config.Volumes create. */
+  volumeDriver?: string;
 }
 
 /**
@@ -143,7 +145,11 @@ class Resolver implements MountResolver {
       volumes: config.volumes,
       inherited,
     });
+    const fromMounts = new Set(config.mounts.map((m) => m.Target && path.normalize(m.Target)));
     for (const m of plan) {
+      if (m.Type === 'volume' && config.volumeDriver && !fromMounts.has(m.Destination)) {
+        m.Driver = config.volumeDriver;
+      }
       if (m.Type === 'bind' && !m.CreateSource && !(await exists(m.Source))) {
         throw new InvalidArgumentError(
           `invalid mount config for type "bind": bind source path does not exist: ${m.Source}`,

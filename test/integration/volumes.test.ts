@@ -376,6 +376,43 @@ describe('containers with volumes', () => {
     });
   });
 
+  test('ps --filter volume, system prune --volumes, --volume-driver', async () => {
+    const v = `${p}-psf`;
+    const id = (
+      await berth('create', '-v', `${v}:/vv`, '-v', `${tmp}:/hostp`, 'busybox', 'true')
+    ).trim();
+    const short = id.slice(0, 12);
+    assert.equal(await berth('ps', '-a', '-q', '--filter', `volume=${v}`), `${short}\n`);
+    assert.equal(await berth('ps', '-a', '-q', '--filter', 'volume=/vv'), `${short}\n`);
+    assert.equal(await berth('ps', '-a', '-q', '--filter', `volume=${tmp}`), `${short}\n`);
+    assert.equal(await berth('ps', '-a', '-q', '--filter', `volume=${p}-none`), '');
+    await berth('rm', id);
+    // system prune --volumes takes the anonymous ones only (Docker 23+), with its own line.
+    const anon = (await berth('create', '-v', '/anon-sp', 'busybox', 'true')).trim();
+    const [m] = await mountsOf(anon);
+    await berth('rm', anon);
+    const out = await berth('system', 'prune', '-f', '--volumes');
+    assert.match(out, new RegExp(`Deleted Volumes:\\n${m?.Name ?? '-'}\\n`));
+    assert.ok((await volumeNames()).includes(v), 'named volume kept');
+    await berth('volume', 'rm', v);
+    const drv = await engine.berth([
+      'run',
+      '--rm',
+      '--volume-driver',
+      'nodriver',
+      '-v',
+      `${p}-drv:/x`,
+      'busybox',
+      'true',
+    ]);
+    assert.equal(drv.code, 125);
+    assert.match(
+      drv.stderr,
+      /error looking up volume plugin nodriver: plugin "nodriver" not found/,
+    );
+    assert.ok(!(await volumeNames()).includes(`${p}-drv`));
+  });
+
   test('a volume in use cannot be removed, even with force: 409 with dockerd words', async () => {
     const v = `${p}-busy`;
     const id = (await berth('create', '-v', `${v}:/d`, 'busybox', 'true')).trim();

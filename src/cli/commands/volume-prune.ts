@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { parseFilters } from '../filters.js';
-import { confirm, reclaimed } from '../prune.js';
+import { confirm, pruneVolumes, reclaimed } from '../prune.js';
 
 export const command: Command = {
   usage: '[OPTIONS]',
@@ -24,14 +24,8 @@ export const command: Command = {
     if (!flags.bool('force') && !(await confirm(ctx, warning))) return 0;
     const filters = parseFilters(flags.list('filter'));
     if (all) filters.all = ['true'];
-    const r = await ctx
-      .client()
-      .json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', {
-        query: { filters },
-      });
-    const names = r.VolumesDeleted ?? [];
-    const lines = names.length > 0 ? ['Deleted Volumes:', ...names, ''] : [];
-    ctx.stdout.write([...lines, reclaimed(r.SpaceReclaimed ?? 0)].join('\n') + '\n');
+    const r = await pruneVolumes(ctx, filters);
+    ctx.stdout.write([...r.lines, reclaimed(r.space)].join('\n') + '\n');
     return 0;
   },
 };
