@@ -173,7 +173,11 @@ export async function newContainerFs(options: {
     }
   };
 
-  const specFor = async (record: ContainerRecord, rootfs: string): Promise<RuntimeSpec> => {
+  const specFor = async (
+    record: ContainerRecord,
+    rootfs: string,
+    prepareMounts = true,
+  ): Promise<RuntimeSpec> => {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
     const workdir = record.config.WorkingDir;
@@ -198,8 +202,14 @@ export async function newContainerFs(options: {
       initPath,
       cpuCount,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
+      // An exec needs only the process: its container's mounts are made already (and an
+      // empty volume must not be filled again behind a running container's back).
       ...(record.mounts && options.mounts
-        ? { mounts: await options.mounts.prepare(record.id, record.mounts, rootfs) }
+        ? {
+            mounts: prepareMounts
+              ? await options.mounts.prepare(record.id, record.mounts, rootfs)
+              : [],
+          }
         : {}),
     });
   };
@@ -241,7 +251,7 @@ export async function newContainerFs(options: {
     spec: specFor,
 
     async execProcess(record, request, rootfs, tty): Promise<Process> {
-      const base = (await specFor(record, rootfs)).process;
+      const base = (await specFor(record, rootfs, false)).process;
       const user = request.User ? await resolveUser(rootfs, request.User) : undefined;
       const env = new Map<string, string>();
       for (const e of [...base.env, ...(request.Env ?? [])]) env.set(e.split('=')[0] ?? e, e);
@@ -263,6 +273,7 @@ export async function newContainerFs(options: {
           image: {},
           user: { uid: 0, gid: 0, additionalGids: [] },
           hostname: 'x',
+          ...(record.mounts ? { mounts: [] } : {}),
         });
         if (privileged.process.capabilities) process.capabilities = privileged.process.capabilities;
       }

@@ -204,6 +204,13 @@ describe('containers with volumes', () => {
       await berth('run', '--rm', '-v', `${v}:/data`, `${p}-img:v1`, 'ls', '/data'),
       'g\nlink\nsub\n',
     );
+    // An exec is no new use: emptying the volume inside a running container leaves it empty.
+    const e = `${p}-copy-exec`;
+    const id = (await berth('run', '-d', '-v', `${e}:/data`, `${p}-img:v1`, 'sleep', '60')).trim();
+    await berth('exec', id, 'sh', '-c', 'rm -rf /data/* /data/.[!.]* 2>/dev/null; true');
+    assert.equal(await berth('exec', id, 'ls', '-A', '/data'), '');
+    await berth('rm', '-f', id);
+    await berth('volume', 'rm', e);
     // --mount type=volume copies too.
     const m = `${p}-copy2`;
     assert.equal(
