@@ -85,7 +85,12 @@ export function newSystemService(options: {
         Images: images.length,
         Driver: options.snapshotterName,
         DriverStatus: [['Backing Filesystem', 'extfs']],
-        Plugins: { Volume: [], Network: [], Authorization: null, Log: ['k8s-file'] },
+        Plugins: {
+          Volume: options.volumes ? ['local'] : [],
+          Network: [],
+          Authorization: null,
+          Log: ['k8s-file'],
+        },
         MemoryLimit: true,
         SwapLimit: false,
         CpuCfsPeriod: true,
