@@ -69,9 +69,9 @@ test('list filters: dangling, name substring, label, driver; bad keys and values
   assert.deepEqual(names({ label: ['a', 'b'] }), ['beta']);
   assert.deepEqual(names({ driver: ['local'] }), ['alpha', 'beta', 'gamma']);
   assert.deepEqual(names({ driver: ['other'] }), []);
-  assert.throws(() => names({ bogus: ['1'] }), { message: "Invalid filter 'bogus'" });
+  assert.throws(() => names({ bogus: ['1'] }), { message: "invalid filter 'bogus'" });
   assert.throws(() => names({ dangling: ['maybe'] }), {
-    message: "Invalid filter 'dangling=[maybe]'",
+    message: "invalid filter 'dangling=[maybe]'",
   });
 });
 
@@ -92,6 +92,6 @@ test('prune: unused anonymous only by default, all=true every unused one, label 
   assert.deepEqual(names({ all: ['false'] }), ['anon-free', 'anon-free2']);
   assert.deepEqual(names({ all: ['1'], label: ['keep'] }), ['anon-free', 'named-free']);
   assert.deepEqual(names({ all: ['1'], 'label!': ['keep=yes'] }), ['anon-free2', 'named-free']);
-  assert.throws(() => names({ dangling: ['true'] }), { message: "Invalid filter 'dangling'" });
-  assert.throws(() => names({ all: ['yes'] }), { message: "Invalid filter 'all=[yes]'" });
+  assert.throws(() => names({ dangling: ['true'] }), { message: "invalid filter 'dangling'" });
+  assert.throws(() => names({ all: ['yes'] }), { message: "invalid filter 'all=[yes]'" });
 });

@@ -66,7 +66,7 @@ export function deviceMount(opts: Record<string, string>): {
 function boolFilter(key: string, value: string): boolean {
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
-  throw new InvalidArgumentError(`Invalid filter '${key}=[${value}]'`);
+  throw new InvalidArgumentError(`invalid filter '${key}=[${value}]'`);
 }
 
 /** `label=k` or `label=k=v` against a volume's labels. */
@@ -78,7 +78,7 @@ function labelMatches(labels: Record<string, string>, want: string): boolean {
 
 function checkKeys(filters: Record<string, string[]>, accepted: readonly string[]): void {
   for (const key of Object.keys(filters)) {
-    if (!accepted.includes(key)) throw new InvalidArgumentError(`Invalid filter '${key}'`);
+    if (!accepted.includes(key)) throw new InvalidArgumentError(`invalid filter '${key}'`);
   }
 }
 
