@@ -756,7 +756,13 @@ describe('against the anchor dockerd', () => {
 
   after(async () => {
     for (const c of anchorContainers) await anchor(['rm', '-f', '-v', c]);
-    for (const v of anchorVolumes) await anchor(['volume', 'rm', '-f', v]);
+    // dockerd lets go of an auto-removed container's volumes a moment after the removal.
+    for (const v of anchorVolumes) {
+      for (let i = 0; i < 50; i++) {
+        if ((await anchor(['volume', 'rm', '-f', v])).code === 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     for (const img of anchorImages) await anchor(['rmi', '-f', img]);
     await anchor(['rmi', '-f', image]);
   });
