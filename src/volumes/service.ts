@@ -67,6 +67,7 @@ class LocalVolumes implements VolumeService {
   readonly #mounted = new Map<string, Set<string>>();
   readonly #lock = new KeyedMutex();
   readonly #events: Events | undefined;
+  #pruning = false;
 
   constructor(root: string, events?: Events) {
     this.#root = root;
@@ -216,6 +217,18 @@ class LocalVolumes implements VolumeService {
       filters,
       (n) => this.users(n).length > 0,
     );
+    if (this.#pruning) throw new ConflictError('a prune operation is already running');
+    this.#pruning = true;
+    try {
+      return await this.#prune(chosen);
+    } finally {
+      this.#pruning = false;
+    }
+  }
+
+  async #prune(
+    chosen: readonly VolumeRecord[],
+  ): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     let space = 0;
     for (const r of chosen) {
