@@ -7,6 +7,7 @@ import type { ContainerService } from '../containers/containers.js';
 import type { ImageService } from '../images/images.js';
 import type { Events } from '../events/events.js';
 import type { SystemService } from '../system/system.js';
+import type { VolumeService } from '../volumes/volumes.js';
 import { InvalidArgumentError, isNotFound, toHttpStatus } from '../errors/index.js';
 import { plainExchange, upgradeExchange, type Exchange } from './exchange.js';
 import { newRouter, type Router } from './router.js';
@@ -18,6 +19,7 @@ import { eventRoutes } from './events.js';
 import { buildRoutes } from './build.js';
 import { networkRoutes } from './networks.js';
 import type { NetworkService } from '../network/network.js';
+import { volumeRoutes } from './volumes.js';
 
 export interface Services {
   containers: ContainerService;
@@ -27,6 +29,8 @@ export interface Services {
   build: BuildService;
   /** Networks; the /networks routes answer 501 without it. */
   networks?: NetworkService;
+  /** Absent in engines (and API tests) without volumes: the /volumes routes are then not served. */
+  volumes?: VolumeService;
 }
 
 export interface ApiServer {
@@ -44,6 +48,7 @@ export function buildRouter(services: Services): Router {
   imageRoutes(router, services);
   buildRoutes(router, services);
   networkRoutes(router, services);
+  if (services.volumes) volumeRoutes(router, services.volumes);
   return router;
 }
 

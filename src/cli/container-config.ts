@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type {
   CreateContainerRequest,
   HealthConfig,
@@ -14,6 +15,17 @@ import {
   parseUlimit,
   RESOURCE_FLAGS,
 } from './resource-flags.js';
+import { parseMountFlag } from './mount-flag.js';
+
+/** `-v ./dir:/p` as the docker CLI sends it: a relative host path made absolute. */
+export function absoluteBindSource(spec: string, cwd = process.cwd()): string {
+  const colon = spec.indexOf(':');
+  const source = spec.slice(0, colon);
+  if (source === '.' || source === '..' || source.startsWith('./') || source.startsWith('../')) {
+    return `${path.resolve(cwd, source)}${spec.slice(colon)}`;
+  }
+  return spec;
+}
 
 /** The flags `run` and `create` share (docker's container create options). */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -107,6 +119,17 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { long: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { long: 'volume', short: 'v', kind: 'list', description: 'Bind mount a volume' },
   { long: 'tmpfs', kind: 'list', description: 'Mount a tmpfs directory' },
+  { long: 'mount', kind: 'list', description: 'Attach a filesystem mount to the container' },
+  {
+    long: 'volumes-from',
+    kind: 'list',
+    description: 'Mount volumes from the specified container(s)',
+  },
+  {
+    long: 'volume-driver',
+    kind: 'string',
+    description: 'Optional volume driver for the container',
+  },
   { long: 'network', kind: 'string', description: 'Connect a container to a network' },
   { long: 'net', kind: 'string', hidden: true },
   { long: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
@@ -438,7 +461,7 @@ export function buildCreate(
   const binds: string[] = [];
   const volumes: Record<string, object> = {};
   for (const v of flags.list('volume')) {
-    if (v.includes(':')) binds.push(v);
+    if (v.includes(':')) binds.push(absoluteBindSource(v));
     else volumes[v] = {};
   }
   const tmpfs: Record<string, string> = {};
@@ -504,6 +527,12 @@ export function buildCreate(
     if (v !== undefined) host[field] = v;
   }
   if (Object.keys(tmpfs).length > 0) host.Tmpfs = tmpfs;
+  const mounts = flags.list('mount').map(parseMountFlag);
+  if (mounts.length > 0) host.Mounts = mounts;
+  const volumesFrom = flags.list('volumes-from');
+  if (volumesFrom.length > 0) host.VolumesFrom = volumesFrom;
+  const volumeDriver = flags.string('volume-driver');
+  if (volumeDriver !== undefined) host.VolumeDriver = volumeDriver;
   const sysctls = flags.list('sysctl');
   if (sysctls.length > 0) host.Sysctls = Object.fromEntries(sysctls.map(parseSysctl));
   const ulimits = flags.list('ulimit');

@@ -64,6 +64,11 @@ const COMMANDS: Record<string, Loader> = {
     import('./commands/network.js').then((m) => ({ command: m.networkConnect })),
   'network disconnect': () =>
     import('./commands/network.js').then((m) => ({ command: m.networkDisconnect })),
+  'volume create': () => import('./commands/volume-create.js'),
+  'volume ls': () => import('./commands/volume-ls.js'),
+  'volume inspect': () => import('./commands/volume-inspect.js'),
+  'volume rm': () => import('./commands/volume-rm.js'),
+  'volume prune': () => import('./commands/volume-prune.js'),
 };
 
 /** `berth container ls` and friends: group → subcommand → command key. */
@@ -124,6 +129,15 @@ const GROUPS: Record<string, Record<string, string>> = {
     prune: 'network prune',
     connect: 'network connect',
     disconnect: 'network disconnect',
+  },
+  volume: {
+    create: 'volume create',
+    ls: 'volume ls',
+    list: 'volume ls',
+    inspect: 'volume inspect',
+    rm: 'volume rm',
+    remove: 'volume rm',
+    prune: 'volume prune',
   },
   system: { df: 'system df', prune: 'system prune', info: 'info', events: 'events' },
   registry: { serve: 'registry serve', gc: 'registry gc' },

@@ -63,3 +63,19 @@ export async function pruneImages(
 export function reclaimed(space: number): string {
   return `Total reclaimed space: ${humanSize(space)}`;
 }
+
+export async function pruneVolumes(
+  ctx: CommandContext,
+  filters: Record<string, string[]>,
+): Promise<{ lines: string[]; space: number }> {
+  const r = await ctx
+    .client()
+    .json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', {
+      query: { filters },
+    });
+  const names = r.VolumesDeleted ?? [];
+  return {
+    lines: names.length > 0 ? ['Deleted Volumes:', ...names, ''] : [],
+    space: r.SpaceReclaimed ?? 0,
+  };
+}

@@ -104,13 +104,8 @@ export function validateHostConfig(host: HostConfig): void {
   if (host.AutoRemove && policy !== '' && policy !== 'no') {
     throw new InvalidArgumentError(`can't create 'AutoRemove' container with restart policy`);
   }
-  // NetworkMode and port bindings are the network service's to check (network/service.ts).
-  if ((host.VolumesFrom ?? []).length > 0) {
-    throw new InvalidArgumentError('--volumes-from needs volumes, which berth does not have yet');
-  }
-  for (const m of host.Mounts ?? []) {
-    if (m.Type === 'volume') throw new InvalidArgumentError('named volumes are not supported yet');
-  }
+  // NetworkMode and port bindings are the network service's to check (network/service.ts),
+  // volumes and mounts the volume resolver's (volumes/).
 }
 
 /** Dockerd refuses a create with nothing to run. */

@@ -4,6 +4,7 @@ import type { OutputChunk } from '../runtime/runtime.js';
 import type { ContainerStats } from './cgroups.js';
 import type { StatsOptions } from './stats.js';
 import type { UpdateRequest } from './update.js';
+import type { MountPointRecord } from '../volumes/mount-spec.js';
 
 /**
  * The container service: records, lifecycle and I/O of containers, over the image service,
@@ -45,6 +46,11 @@ export interface ContainerRecord {
   hostnamePath: string;
   hostsPath: string;
   resolvConfPath: string;
+  /**
+   * The mount points resolved at create (binds, volumes, `--mount` tmpfs, inherited ones);
+   * absent in records made before volumes existed, whose Binds are then read as they are.
+   */
+  mounts?: MountPointRecord[];
 }
 
 export interface CreateResult {

@@ -108,7 +108,10 @@ export function filterContainers(
       (since === undefined || created(r) > since) &&
       (until === undefined || created(r) < until) &&
       any('is-task', (v) => v === 'false') &&
-      any('health', (v) => (r.state.health?.Status ?? 'none') === v)
+      any('health', (v) => (r.state.health?.Status ?? 'none') === v) &&
+      any('volume', (v) =>
+        (r.mounts ?? []).some((m) => (m.Name || m.Source) === v || m.Destination === v),
+      )
     );
   });
 }

@@ -30,6 +30,8 @@ import type {
 import type { Process, RuntimeSpec } from '../spec/oci-runtime.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { newId } from '../util/digest.js';
+import type { MountPointRecord } from '../volumes/mount-spec.js';
+import type { MountResolver } from '../volumes/resolver.js';
 import type { ContainerRecord, ExecCreateRequest, PathStat } from './containers.js';
 
 /** What networking tells the /etc writer about a container's sandbox. */
@@ -155,6 +157,20 @@ async function readHostFile(p: string): Promise<string> {
   }
 }
 
+/** A mount point as dockerd's inspect shows it: binds and tmpfs have no Name and Driver. */
+function inspectMount(m: MountPointRecord): MountPoint {
+  return {
+    Type: m.Type,
+    ...(m.Type === 'volume' ? { Name: m.Name } : {}),
+    Source: m.Source,
+    Destination: m.Destination,
+    ...(m.Type === 'volume' ? { Driver: m.Driver } : {}),
+    Mode: m.Mode,
+    RW: m.RW,
+    Propagation: m.Propagation,
+  };
+}
+
 export async function newContainerFs(options: {
   snapshotter: Snapshotter;
   runtime: Runtime;
@@ -169,6 +185,8 @@ export async function newContainerFs(options: {
    * then refused.
    */
   hostGateway?: () => string;
+  /** Prepares a record's volumes and binds (its `mounts`) for the spec. */
+  mounts?: MountResolver;
 }): Promise<ContainerFs> {
   const { snapshotter, images } = options;
   await fs.mkdir(options.tmpRoot, { recursive: true });
@@ -204,6 +222,7 @@ export async function newContainerFs(options: {
     record: ContainerRecord,
     rootfs: string,
     join: SpecJoin = {},
+    prepareMounts = true,
   ): Promise<RuntimeSpec> => {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
@@ -243,6 +262,15 @@ export async function newContainerFs(options: {
       blockDevices: await blockDeviceNumbers(host),
       ...(join.netnsPath ? { netnsPath: join.netnsPath } : {}),
       ...(join.namespacePath ? { namespacePath: join.namespacePath } : {}),
+      // An exec needs only the process: its container's mounts are made already (and an
+      // empty volume must not be filled again behind a running container's back).
+      ...(record.mounts && options.mounts
+        ? {
+            mounts: prepareMounts
+              ? await options.mounts.prepare(record.id, record.mounts, rootfs)
+              : [],
+          }
+        : {}),
     });
   };
 
@@ -299,7 +327,7 @@ export async function newContainerFs(options: {
     spec: specFor,
 
     async execProcess(record, request, rootfs, tty): Promise<Process> {
-      const base = (await specFor(record, rootfs)).process;
+      const base = (await specFor(record, rootfs, {}, false)).process;
       const user = request.User ? await resolveUser(rootfs, request.User) : undefined;
       const env = new Map<string, string>();
       for (const e of [...base.env, ...(request.Env ?? [])]) env.set(e.split('=')[0] ?? e, e);
@@ -321,6 +349,7 @@ export async function newContainerFs(options: {
           image: {},
           user: { uid: 0, gid: 0, additionalGids: [] },
           hostname: 'x',
+          ...(record.mounts ? { mounts: [] } : {}),
         });
         if (privileged.process.capabilities) process.capabilities = privileged.process.capabilities;
       }
@@ -328,6 +357,7 @@ export async function newContainerFs(options: {
     },
 
     mountPoints(record): MountPoint[] {
+      if (record.mounts) return record.mounts.map(inspectMount);
       return (record.config.HostConfig?.Binds ?? []).map((b) => {
         const [source = '', destination = '', mode = ''] = b.split(':');
         return {

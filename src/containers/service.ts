@@ -73,6 +73,7 @@ import {
 } from './health.js';
 import type { HealthState } from '../spec/engine.js';
 import type { ContainerNetworking } from '../network/network.js';
+import type { MountResolver } from '../volumes/resolver.js';
 
 export interface ContainerServiceOptions {
   /** `<data-root>/containers`. */
@@ -85,6 +86,8 @@ export interface ContainerServiceOptions {
   fs: ContainerFs;
   /** Sandboxes and endpoints: called at create, task creation, start, exit, remove. */
   network?: ContainerNetworking;
+  /** Volumes and binds of containers: resolved at create, released at remove. */
+  mounts?: MountResolver;
 }
 
 type Waiter = (event: 'exit' | 'removed', code: number) => void;
@@ -154,6 +157,7 @@ class Service implements ContainerService {
     for (const record of records) {
       this.#byId.set(record.id, { record, waiters: new Set(), restartDelay: 100 });
       this.#names.set(record.name, record.id);
+      this.#o.mounts?.adopt(record.id, record.mounts ?? []);
     }
     this.#o.runtime.onExit((id, exit) => void this.#onExit(id, exit));
     await this.#sweepOrphans();
@@ -193,6 +197,7 @@ class Service implements ContainerService {
       if (state && (state.status === 'running' || state.status === 'paused')) {
         r.state.status = state.status;
         r.state.pid = state.pid;
+        await this.#o.mounts?.resume(r.id, r.mounts ?? []);
         this.#resetHealth(r);
         await this.#store.save(r);
         if (state.status === 'running') this.#health.start(r.id);
@@ -334,9 +339,22 @@ class Service implements ContainerService {
   ): Promise<ContainerRecord> {
     const dir = await this.#store.ensureDir(id);
     const snapshotKey = `container-${id}`;
+    let mounts: ContainerRecord['mounts'];
     try {
       const parent = await this.#o.images.unpack(image);
       await this.#o.snapshotter.prepare(snapshotKey, parent, { labels: { 'berth.container': id } });
+      const h = config.HostConfig ?? {};
+      mounts = await this.#o.mounts?.resolve(
+        id,
+        {
+          binds: h.Binds ?? [],
+          mounts: h.Mounts ?? [],
+          volumes: Object.keys(config.Volumes ?? {}),
+          volumesFrom: h.VolumesFrom ?? [],
+          ...(h.VolumeDriver ? { volumeDriver: h.VolumeDriver } : {}),
+        },
+        async (ref) => this.#find(ref).record.mounts ?? [],
+      );
       // dockerd names a container on the host's network after the host.
       if (!config.Hostname) {
         config.Hostname =
@@ -364,12 +382,14 @@ class Service implements ContainerService {
         snapshotKey,
         logPath: path.join(dir, 'container.log'),
         ...files,
+        ...(mounts ? { mounts } : {}),
       };
       await this.#o.network?.create(record);
       // The commit point: with the record written, the container exists.
       await this.#store.save(record);
       return record;
     } catch (err: unknown) {
+      if (mounts) await this.#o.mounts?.release(id, mounts, { removeAnonymous: true });
       await this.#o.snapshotter.remove(snapshotKey).catch(() => undefined);
       await this.#store.remove(id);
       throw err;
@@ -470,7 +490,7 @@ class Service implements ContainerService {
       await this.#store.save(r);
       this.#publish(r, 'die', { exitCode: String(r.state.exitCode) });
       // dockerd removes an AutoRemove container whose start failed.
-      if (r.config.HostConfig?.AutoRemove) await this.#removeLocked(live, r.state.exitCode);
+      if (r.config.HostConfig?.AutoRemove) await this.#removeLocked(live, r.state.exitCode, true);
       throw err;
     }
     const state = await this.#o.runtime.state(r.id);
@@ -507,6 +527,7 @@ class Service implements ContainerService {
       await this.#o.network
         ?.down(id)
         .catch((err: unknown) => console.error(`berthd: network of ${id}:`, err));
+      await this.#o.mounts?.finish(id, r.mounts ?? []);
       const ranMs = Date.now() - Date.parse(r.state.startedAt);
       r.state = {
         ...r.state,
@@ -524,7 +545,7 @@ class Service implements ContainerService {
       });
       for (const exec of this.#execs.values()) if (exec.containerId === id) exec.running = false;
       if (r.config.HostConfig?.AutoRemove) {
-        await this.#removeLocked(live, exit.exitCode);
+        await this.#removeLocked(live, exit.exitCode, true);
         return;
       }
       const restart = this.#shouldRestart(r, exit.exitCode);
@@ -698,19 +719,19 @@ class Service implements ContainerService {
     }
     await this.#lock.withLock(r.id, async () => {
       canRemove(r.state.status, r.name, options.force);
-      await this.#removeLocked(live, r.state.exitCode);
+      await this.#removeLocked(live, r.state.exitCode, options.volumes);
     });
   }
 
-  async #removeLocked(live: Live, exitCode: number): Promise<void> {
+  async #removeLocked(live: Live, exitCode: number, removeVolumes = false): Promise<void> {
     const r = live.record;
     // Persist the intent first: a crash from here on is finished by the next start.
     r.state.status = 'removing';
     await this.#store.save(r);
-    await this.#finishRemove(live, exitCode);
+    await this.#finishRemove(live, exitCode, removeVolumes);
   }
 
-  async #finishRemove(live: Live, exitCode: number): Promise<void> {
+  async #finishRemove(live: Live, exitCode: number, removeVolumes = false): Promise<void> {
     const r = live.record;
     this.#health.stop(r.id);
     const pending = live.task;
@@ -718,6 +739,7 @@ class Service implements ContainerService {
     await pending;
     await this.#o.runtime.delete(r.id);
     await this.#o.network?.remove(r.id);
+    await this.#o.mounts?.release(r.id, r.mounts ?? [], { removeAnonymous: removeVolumes });
     await this.#o.snapshotter.remove(r.snapshotKey).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
@@ -1011,7 +1033,7 @@ class Service implements ContainerService {
       } catch (err: unknown) {
         // A task that cannot be made (command not found) is start's error to report, as in
         // dockerd, where attach precedes the task: this attachment just ends.
-        if (!(err instanceof InvalidArgumentError)) throw err;
+        if (!(err instanceof InvalidArgumentError || err instanceof SystemError)) throw err;
         output.end();
         return { output, tty: r.config.Tty === true, close: () => output.destroy() };
       }

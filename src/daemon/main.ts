@@ -15,6 +15,8 @@ import type { Snapshotter } from '../snapshots/snapshotter.js';
 import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
+import { newVolumeService } from '../volumes/service.js';
+import { newMountResolver } from '../volumes/resolver.js';
 import { newSystemService } from './system.js';
 import { newNetworkService } from '../network/service.js';
 
@@ -78,6 +80,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     execRoot: options.execRoot,
     dataRoot: options.dataRoot,
   });
+  const volumes = await newVolumeService({
+    root: path.join(options.dataRoot, 'volumes'),
+    events,
+  });
+  const mounts = newMountResolver(volumes);
   const containerFs = await newContainerFs({
     snapshotter,
     runtime,
@@ -85,6 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     tmpRoot: path.join(options.dataRoot, 'tmp'),
     cpuRealtime: options.cpuRealtime,
     hostGateway: () => options.hostGatewayIp,
+    mounts,
   });
   const networks = await newNetworkService({
     root: path.join(options.dataRoot, 'network'),
@@ -99,6 +107,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     events,
     fs: containerFs,
     network: networks,
+    mounts,
   });
   const build = await newBuildService({
     images,
@@ -110,6 +119,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     daemon: options,
     containers,
     images,
+    volumes,
     snapshotterName: overlay ? 'overlay2' : 'vfs',
     runtimeName: 'runc',
     id: await engineId(options.dataRoot),
@@ -118,7 +128,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system, build, networks },
+      services: { containers, images, events, system, build, networks, volumes },
     });
   } catch (err: unknown) {
     await containers.close();

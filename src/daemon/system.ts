@@ -4,6 +4,7 @@ import type { ContainerService } from '../containers/containers.js';
 import type { ImageService } from '../images/images.js';
 import type { SystemService } from '../system/system.js';
 import { probeHostSupport } from '../runtime/oci/host-support.js';
+import type { VolumeService } from '../volumes/volumes.js';
 import type { DaemonOptions } from './options.js';
 
 export const berthVersion = '0.1.0';
@@ -32,6 +33,8 @@ export function newSystemService(options: {
   daemon: DaemonOptions;
   containers: ContainerService;
   images: ImageService;
+  /** For the Volumes section of `/system/df`. */
+  volumes?: VolumeService;
   snapshotterName: string;
   runtimeName: string;
   id: string;
@@ -84,7 +87,12 @@ export function newSystemService(options: {
         Images: images.length,
         Driver: options.snapshotterName,
         DriverStatus: [['Backing Filesystem', 'extfs']],
-        Plugins: { Volume: [], Network: [], Authorization: null, Log: ['k8s-file'] },
+        Plugins: {
+          Volume: options.volumes ? ['local'] : [],
+          Network: [],
+          Authorization: null,
+          Log: ['k8s-file'],
+        },
         MemoryLimit: true,
         SwapLimit: support.swapLimit,
         CpuCfsPeriod: true,
@@ -153,7 +161,7 @@ export function newSystemService(options: {
         LayersSize: layersSize,
         Images: images,
         Containers: containers,
-        Volumes: [],
+        Volumes: (await options.volumes?.usage()) ?? [],
         BuildCache: [],
       };
     },

@@ -5,7 +5,7 @@ import { UsageError, type Parsed } from '../args.js';
 import { parseTemplate } from '../format.js';
 import { daemonMessage } from '../errors.js';
 
-type Kind = 'container' | 'image';
+type Kind = 'container' | 'image' | 'volume';
 
 async function fetchOne(
   client: EngineClient,
@@ -14,6 +14,12 @@ async function fetchOne(
 ): Promise<Record<string, unknown>> {
   for (const kind of kinds) {
     try {
+      if (kind === 'volume') {
+        return await client.json<Record<string, unknown>>(
+          'GET',
+          `/volumes/${encodeURIComponent(ref)}`,
+        );
+      }
       return kind === 'container'
         ? await client.containerInspect(ref)
         : await client.imageInspect(ref);
@@ -86,9 +92,9 @@ export const command: Command = {
   ],
   async run(ctx, parsed) {
     const type = parsed.flags.string('type');
-    if (type !== undefined && type !== 'container' && type !== 'image') {
+    if (type !== undefined && type !== 'container' && type !== 'image' && type !== 'volume') {
       throw new UsageError(`"${type}" is not a valid value for --type`);
     }
-    return inspectObjects(ctx, parsed, type ? [type] : ['container', 'image']);
+    return inspectObjects(ctx, parsed, type ? [type] : ['container', 'image', 'volume']);
   },
 };

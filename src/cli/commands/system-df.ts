@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { renderRows } from '../format.js';
 import { humanSize } from '../human.js';
 import { normaliseFormat } from '../filters.js';
+import { verboseDf } from '../df-verbose.js';
 
 interface Df {
   LayersSize?: number;
@@ -31,6 +32,10 @@ export const command: Command = {
   ],
   async run(ctx, { flags }) {
     const df = await ctx.client().json<Df>('GET', '/system/df');
+    if (flags.bool('verbose')) {
+      ctx.stdout.write(verboseDf(df as Parameters<typeof verboseDf>[0]));
+      return 0;
+    }
     const images = df.Images ?? [];
     const containers = df.Containers ?? [];
     const volumes = df.Volumes ?? [];

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { parseFilters } from '../filters.js';
-import { confirm, pruneContainers, pruneImages, reclaimed } from '../prune.js';
+import { confirm, pruneContainers, pruneImages, pruneVolumes, reclaimed } from '../prune.js';
 
 export const command: Command = {
   usage: '[OPTIONS]',
@@ -22,6 +22,9 @@ export const command: Command = {
     const warning = [
       'WARNING! This will remove:',
       '  - all stopped containers',
+      ...(flags.bool('volumes')
+        ? ['  - all anonymous volumes not used by at least one container']
+        : []),
       all
         ? '  - all images without at least one container associated to them'
         : '  - all dangling images',
@@ -31,6 +34,7 @@ export const command: Command = {
     if (!flags.bool('force') && !(await confirm(ctx, warning))) return 0;
     const filters = parseFilters(flags.list('filter'));
     const c = await pruneContainers(ctx, filters);
+    const v = flags.bool('volumes') ? await pruneVolumes(ctx, filters) : { lines: [], space: 0 };
     const i = await pruneImages(ctx, all, filters);
     const b = await ctx
       .client()
@@ -40,9 +44,13 @@ export const command: Command = {
     const cache = b.CachesDeleted ?? [];
     const cacheLines = cache.length > 0 ? ['Deleted build cache objects:', ...cache, ''] : [];
     ctx.stdout.write(
-      [...c.lines, ...i.lines, ...cacheLines, reclaimed(c.space + i.space + b.SpaceReclaimed)].join(
-        '\n',
-      ) + '\n',
+      [
+        ...c.lines,
+        ...v.lines,
+        ...i.lines,
+        ...cacheLines,
+        reclaimed(c.space + v.space + i.space + b.SpaceReclaimed),
+      ].join('\n') + '\n',
     );
     return 0;
   },

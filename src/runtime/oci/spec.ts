@@ -61,6 +61,11 @@ export interface SpecInput {
    * (`loadSeccompProfile`); required when SecurityOpt names a file.
    */
   seccompProfile?: unknown;
+  /**
+   * The container's mounts resolved by the volume layer (binds, volumes, `--mount` tmpfs);
+   * when given they replace the parsing of HostConfig.Binds and HostConfig.Mounts.
+   */
+  mounts?: readonly UserMount[];
 }
 
 export interface DeviceNumbers {
@@ -511,7 +516,7 @@ function replaceOrAppendEnv(defaults: string[], overrides: readonly string[]): s
 // Mounts
 
 /** A user mount before it becomes a spec mount (Docker's container.Mount). */
-interface UserMount {
+export interface UserMount {
   destination: string;
   kind: 'bind' | 'tmpfs';
   source: string;
@@ -737,8 +742,12 @@ function userMounts(input: SpecInput): UserMount[] {
     }
     mounts.push(m);
   };
-  for (const raw of h.Binds ?? []) add(parseBind(raw));
-  for (const m of h.Mounts ?? []) add(fromApiMount(m));
+  if (input.mounts) {
+    for (const m of input.mounts) add({ ...m });
+  } else {
+    for (const raw of h.Binds ?? []) add(parseBind(raw));
+    for (const m of h.Mounts ?? []) add(fromApiMount(m));
+  }
   for (const [dest, data] of Object.entries(h.Tmpfs ?? {})) {
     validateMountTarget(dest);
     add({
