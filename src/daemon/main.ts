@@ -14,6 +14,7 @@ import type { Snapshotter } from '../snapshots/snapshotter.js';
 import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
+import { loadDaemonTls } from './tls.js';
 import { newSystemService } from './system.js';
 
 export interface Daemon {
@@ -103,6 +104,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     api = await startApiServer({
       hosts: options.hosts,
       services: { containers, images, events, system },
+      ...(options.tls?.verify ? { tls: await loadDaemonTls(options.tls) } : {}),
     });
   } catch (err: unknown) {
     await containers.close();
