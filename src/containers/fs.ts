@@ -5,13 +5,15 @@ import { PassThrough, type Readable } from 'node:stream';
 import { changes as listChanges } from '../archive/changes.js';
 import { copyIn, copyOut, statPath } from '../archive/copy.js';
 import { diffTar, tarTree } from '../archive/tar-tree.js';
-import { InvalidArgumentError } from '../errors/index.js';
+import { InvalidArgumentError, SystemError } from '../errors/index.js';
+import { rootPair, type IdMap } from '../idmap/idmap.js';
 import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
 import { findInitBinary } from '../runtime/oci/host.js';
 import { buildSpec, validateContainerConfig } from '../runtime/oci/spec.js';
 import { loadSeccompProfile } from '../runtime/oci/seccomp.js';
 import { resolveUser } from '../runtime/oci/user.js';
+import { usernsPrivate, validateUserns } from '../runtime/oci/userns.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
 import type {
@@ -119,12 +121,39 @@ async function hostResolvConf(): Promise<string> {
     .join('\n');
 }
 
+function remapRoot(idMap: IdMap | undefined): { uid: number; gid: number } {
+  if (!idMap) throw new SystemError('no user namespace mapping');
+  return rootPair(idMap);
+}
+
+async function chownIfNot(file: string, owner: { uid: number; gid: number }): Promise<void> {
+  const st = await fs.lstat(file);
+  if (st.uid !== owner.uid || st.gid !== owner.gid) await fs.lchown(file, owner.uid, owner.gid);
+}
+
+/** Chowns `dir` and its parents up to `first`, the directories one mkdir made. */
+async function chownDown(
+  first: string,
+  dir: string,
+  owner: { uid: number; gid: number },
+): Promise<void> {
+  for (let p = dir; p.length >= first.length; p = path.dirname(p)) {
+    await fs.lchown(p, owner.uid, owner.gid);
+    if (p === first) break;
+  }
+}
+
 export async function newContainerFs(options: {
   snapshotter: Snapshotter;
   runtime: Runtime;
   images: ImageService;
   /** Where temporary mounts are made. */
   tmpRoot: string;
+  /**
+   * The daemon's --userns-remap mapping: containers not in UsernsMode host get a user
+   * namespace, and their root directory and /etc files are owned by the mapped root.
+   */
+  idMap?: IdMap;
 }): Promise<ContainerFs> {
   const { snapshotter, images } = options;
   await fs.mkdir(options.tmpRoot, { recursive: true });
@@ -159,11 +188,13 @@ export async function newContainerFs(options: {
     const host = record.config.HostConfig ?? {};
     const user = await resolveUser(rootfs, record.config.User ?? '', host.GroupAdd ?? []);
     const workdir = record.config.WorkingDir;
+    const mappedRoot = usernsPrivate(host, options.idMap) ? remapRoot(options.idMap) : undefined;
+    if (mappedRoot) await chownIfNot(rootfs, mappedRoot);
     if (workdir) {
       // dockerd makes the working directory when the image lacks it.
-      await fs
-        .mkdir(path.join(rootfs, path.resolve('/', workdir)), { recursive: true })
-        .catch(() => undefined);
+      const dir = path.join(rootfs, path.resolve('/', workdir));
+      const first = await fs.mkdir(dir, { recursive: true }).catch(() => undefined);
+      if (first !== undefined && mappedRoot) await chownDown(first, dir, mappedRoot);
     }
     return buildSpec({
       id: record.id,
@@ -180,12 +211,14 @@ export async function newContainerFs(options: {
       initPath,
       cpuCount,
       seccompProfile: await loadSeccompProfile(host.SecurityOpt ?? []),
+      ...(options.idMap ? { idMap: options.idMap } : {}),
     });
   };
 
   return {
     validate(config, host): void {
       validateContainerConfig(config, host, { cpuCount });
+      validateUserns(host, options.idMap);
       if (host.Init && !initPath)
         throw new InvalidArgumentError('--init needs tini or catatonit installed on the host');
     },
@@ -214,6 +247,13 @@ export async function newContainerFs(options: {
         writeFileAtomic(hostsPath, hosts, { sync: false }),
         writeFileAtomic(resolvConfPath, await hostResolvConf(), { sync: false }),
       ]);
+      if (usernsPrivate(config.HostConfig ?? {}, options.idMap)) {
+        // As dockerd: the container's root may rewrite its own /etc files.
+        const root = remapRoot(options.idMap);
+        for (const f of [hostnamePath, hostsPath, resolvConfPath]) {
+          await fs.chown(f, root.uid, root.gid);
+        }
+      }
       return { hostnamePath, hostsPath, resolvConfPath };
     },
 

@@ -15,6 +15,8 @@ import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
 import { loadDaemonTls } from './tls.js';
+import { idShift, remappedRoot } from './userns.js';
+import { idFilesFromEnv, loadRemap } from '../idmap/load.js';
 import { newSystemService } from './system.js';
 
 export interface Daemon {
@@ -53,8 +55,13 @@ async function engineId(dataRoot: string): Promise<string> {
 }
 
 /** Builds the stores and services in dependency order and starts the API. */
-export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  await fs.mkdir(options.dataRoot, { recursive: true, mode: 0o711 });
+export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
+  const remap = given.usernsRemap
+    ? await loadRemap(given.usernsRemap, idFilesFromEnv(process.env))
+    : undefined;
+  await fs.mkdir(given.dataRoot, { recursive: true, mode: 0o711 });
+  // A remapped daemon keeps all its state apart, in <data-root>/<uid>.<gid>, as dockerd does.
+  const options = remap ? { ...given, dataRoot: await remappedRoot(given.dataRoot, remap) } : given;
   await fs.mkdir(options.execRoot, { recursive: true, mode: 0o711 });
   const pidFile = path.join(options.execRoot, 'berthd.pid');
   await claimPidFile(pidFile);
@@ -72,6 +79,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     content,
     snapshotter,
     events,
+    ...(remap ? { ids: idShift(remap) } : {}),
   });
   const runtime = await newConmonRuntime({
     execRoot: options.execRoot,
@@ -82,6 +90,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtime,
     images,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
+    ...(remap ? { idMap: remap } : {}),
   });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),

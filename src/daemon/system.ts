@@ -133,7 +133,10 @@ export function newSystemService(options: {
         ContainerdCommit: { ID: '' },
         RuncCommit: { ID: '' },
         InitCommit: { ID: '' },
-        SecurityOptions: ['name=cgroupns'],
+        SecurityOptions: [
+          ...(options.daemon.usernsRemap !== undefined ? ['name=userns'] : []),
+          'name=cgroupns',
+        ],
         Warnings: [],
         BerthStarted: started,
       };

@@ -11,6 +11,8 @@ import type {
   SpecMount,
 } from '../../spec/oci-runtime.js';
 import { defaultSeccompProfile, parseSeccompProfile, seccompOption } from './seccomp.js';
+import { applyUserns, validateUserns } from './userns.js';
+import type { IdMap } from '../../idmap/idmap.js';
 
 /** The user a container's process runs as, resolved against its /etc/passwd and /etc/group. */
 export interface ResolvedUser {
@@ -49,6 +51,8 @@ export interface SpecInput {
    * (`loadSeccompProfile`); required when SecurityOpt names a file.
    */
   seccompProfile?: unknown;
+  /** The daemon's --userns-remap mapping; the container gets a user namespace unless UsernsMode is host. */
+  idMap?: IdMap;
 }
 
 export const defaultPathEnv = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -841,6 +845,7 @@ export function parseDeviceCgroupRule(rule: string): LinuxDeviceCgroup {
 export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string } {
   const { config, hostConfig: h, image } = input;
   validateContainerConfig(config, h, { cpuCount: input.cpuCount });
+  validateUserns(h, input.idMap);
   const security = parseSecurityOpt(h.SecurityOpt ?? []);
   if (h.Devices && h.Devices.length > 0 && !h.Privileged) {
     throw new NotImplementedError('device mappings (--device) are not supported yet');
@@ -944,6 +949,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec & { domainname?: string
   }
 
   linux.namespaces = namespaces(input);
+  applyUserns(spec, h, input.idMap);
 
   // Mounts: defaults not overridden, then the user's, as dockerd's withMounts.
   const user = userMounts(input);
