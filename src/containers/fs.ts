@@ -6,7 +6,7 @@ import { changes as listChanges } from '../archive/changes.js';
 import { copyIn, copyOut, statPath } from '../archive/copy.js';
 import { diffTar, tarTree } from '../archive/tar-tree.js';
 import { InvalidArgumentError, SystemError } from '../errors/index.js';
-import { rootPair, type IdMap } from '../idmap/idmap.js';
+import { rootPair, toContainerIds, toHostIds, type IdMap } from '../idmap/idmap.js';
 import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
 import { findInitBinary } from '../runtime/oci/host.js';
@@ -163,6 +163,9 @@ export async function newContainerFs(options: {
     await unmount(p, { detach: true }).catch(() => undefined);
     await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
   }
+  // A remapped daemon's trees hold host ids: tars out carry container ids, tars in are shifted.
+  const tarIds = options.idMap ? { ids: toContainerIds(options.idMap) } : {};
+  const diskIds = options.idMap ? { ids: toHostIds(options.idMap) } : {};
   const initPath = await findInitBinary();
   const cpuCount = os.cpus().length;
 
@@ -336,7 +339,7 @@ export async function newContainerFs(options: {
     },
 
     async exportTree(_record, withRootfs) {
-      return streamWithin(withRootfs, async (root) => tarTree(root));
+      return streamWithin(withRootfs, async (root) => tarTree(root, tarIds));
     },
 
     stat: (root, p) => statPath(root, p),
@@ -344,7 +347,7 @@ export async function newContainerFs(options: {
     async getArchive(_record, p, withRootfs) {
       let stat: PathStat | undefined;
       const tar = await streamWithin(withRootfs, async (root) => {
-        const out = await copyOut(root, p);
+        const out = await copyOut(root, p, tarIds);
         stat = out.stat;
         return out.tar;
       });
@@ -353,13 +356,13 @@ export async function newContainerFs(options: {
     },
 
     putArchive: (root, p, tar, opts) =>
-      copyIn(root, p, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir }),
+      copyIn(root, p, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, ...diskIds }),
 
     async diff(record) {
       const upperDir = await snapshotter.upperDir(record.snapshotKey);
       if (!upperDir)
         throw new InvalidArgumentError("this container's snapshot has no layer of changes");
-      return diffTar({ upperDir });
+      return diffTar({ upperDir, ...tarIds });
     },
   };
 }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { IdShift } from '../archive/archive.js';
-import { rootPair, toHost, type IdMap } from '../idmap/idmap.js';
+import { rootPair, toHostIds, type IdMap } from '../idmap/idmap.js';
 
 /**
  * The data root of a remapped daemon, `<dataRoot>/<uid>.<gid>` of the mapped root, made 0710
@@ -19,5 +19,5 @@ export async function remappedRoot(dataRoot: string, idMap: IdMap): Promise<stri
 
 /** Layer owners shifted into the mapping; an id outside it refuses the layer. */
 export function idShift(idMap: IdMap): IdShift {
-  return (uid, gid) => ({ uid: toHost(uid, idMap.uid, 'uid'), gid: toHost(gid, idMap.gid, 'gid') });
+  return toHostIds(idMap);
 }

@@ -128,3 +128,24 @@ export function toContainer(id: number, ranges: IdRange[]): number | undefined {
 export function rootPair(map: IdMap): { uid: number; gid: number } {
   return { uid: toHost(0, map.uid, 'uid'), gid: toHost(0, map.gid, 'gid') };
 }
+
+/** Container uid/gid → host uid/gid; throws for ids outside the mapping. */
+export function toHostIds(map: IdMap): (uid: number, gid: number) => { uid: number; gid: number } {
+  return (uid, gid) => ({ uid: toHost(uid, map.uid, 'uid'), gid: toHost(gid, map.gid, 'gid') });
+}
+
+/** The id the kernel shows for a host id that a user namespace does not map. */
+export const overflowId = 65534;
+
+/**
+ * Host uid/gid → container uid/gid, an unmapped id becoming the overflow id as the kernel
+ * shows it inside the namespace.
+ */
+export function toContainerIds(
+  map: IdMap,
+): (uid: number, gid: number) => { uid: number; gid: number } {
+  return (uid, gid) => ({
+    uid: toContainer(uid, map.uid) ?? overflowId,
+    gid: toContainer(gid, map.gid) ?? overflowId,
+  });
+}

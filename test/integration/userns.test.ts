@@ -107,6 +107,78 @@ test("--userns host opts out: the host map, and Docker's incompatible options ar
   await engine.berth(['rm', ok.stdout.trim()]);
 });
 
+test('exec, /etc files, cp and commit work in the mapped ids', async () => {
+  const name = `berth-userns-${process.pid}`;
+  const c = await engine.berth(['run', '-d', '--name', name, 'busybox', 'sleep', '300']);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    // exec joins the container's user namespace.
+    const e = await engine.docker(['exec', name, 'sh', '-c', 'cat /proc/self/uid_map; id -u']);
+    assert.equal(e.code, 0, e.stderr);
+    assert.deepEqual(e.stdout.trim().split(/\s+/), ['0', String(start), String(size), '0']);
+    // The container's root may rewrite its own /etc files and make files as another user.
+    const w = await engine.docker([
+      'exec',
+      name,
+      'sh',
+      '-c',
+      'echo "10.9.9.9 extra" >> /etc/hosts && mkdir -p /made && touch /made/f && chown 1000:1000 /made/f && stat -c %u:%g /made/f',
+    ]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), '1000:1000');
+    // cp out shows container ids; cp in is shifted into the mapping.
+    const out = await engine.api('GET', `/containers/${name}/archive?path=/made/f`);
+    assert.equal(out.status, 200);
+    const header = Buffer.from(out.text, 'latin1');
+    assert.equal(parseInt(header.subarray(108, 116).toString().trim(), 8), 1000, 'tar uid');
+    const src = path.join(work, 'cp-src');
+    await fs.writeFile(src, 'copied\n');
+    const cp = await engine.docker(['cp', src, `${name}:/made/`]);
+    assert.equal(cp.code, 0, cp.stderr);
+    const seen = await engine.docker(['exec', name, 'stat', '-c', '%u', '/made/cp-src']);
+    assert.equal(seen.stdout.trim(), '0', 'the copied file belongs to root inside');
+    // commit makes a layer of container ids, which a new container sees unshifted.
+    const commit = await engine.docker(['commit', name, `${name}-img`]);
+    assert.equal(commit.code, 0, commit.stderr);
+    try {
+      const r = await engine.docker([
+        'run',
+        '--rm',
+        `${name}-img`,
+        'stat',
+        '-c',
+        '%u:%g %n',
+        '/made/f',
+        '/made/cp-src',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['1000:1000 /made/f', '0:0 /made/cp-src']);
+    } finally {
+      await engine.docker(['rmi', `${name}-img`]);
+    }
+  } finally {
+    await engine.berth(['rm', '-f', name]);
+  }
+});
+
+test('a restarted daemon finds its remapped state', async () => {
+  const c = await engine.berth([
+    'create',
+    '--name',
+    `berth-userns-keep-${process.pid}`,
+    'busybox',
+    'true',
+  ]);
+  assert.equal(c.code, 0, c.stderr);
+  await engine.stopDaemon();
+  await engine.restart();
+  const ps = await engine.berth(['ps', '-a', '--format', '{{.Names}}']);
+  assert.match(ps.stdout, new RegExp(`berth-userns-keep-${process.pid}`));
+  const r = await engine.berth(['start', '-a', `berth-userns-keep-${process.pid}`]);
+  assert.equal(r.code, 0, r.stderr);
+  await engine.berth(['rm', `berth-userns-keep-${process.pid}`]);
+});
+
 test('docker info shows name=userns and the remapped root', async () => {
   const r = await engine.docker([
     'info',
