@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startEngine, type Engine } from './harness.js';
+import { berthBin, runCommand, startEngine, type Engine } from './harness.js';
 
 // --userns-remap with a subordinate range from the test's own subuid/subgid files (the host's
 // are not touched): container root is host uid 231072, image files are shifted, --userns host
@@ -177,6 +177,23 @@ test('a restarted daemon finds its remapped state', async () => {
   const r = await engine.berth(['start', '-a', `berth-userns-keep-${process.pid}`]);
   assert.equal(r.code, 0, r.stderr);
   await engine.berth(['rm', `berth-userns-keep-${process.pid}`]);
+});
+
+test('a remap user without subordinate ids stops the daemon at start with a clear error', async () => {
+  const root = path.join(work, 'refused');
+  const empty = path.join(work, 'empty-subuid');
+  await fs.writeFile(empty, '');
+  const r = await runCommand(
+    process.execPath,
+    [berthBin, 'daemon', '--data-root', path.join(root, 'data')]
+      .concat(['--exec-root', path.join(root, 'exec'), '-H', `unix://${root}/s.sock`])
+      .concat(['--userns-remap', 'default']),
+    { BERTH_SUBUID_FILE: empty, BERTH_SUBGID_FILE: empty },
+    { timeoutMs: 60_000 },
+  );
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /no subordinate ids for berthremap in .*empty-subuid/);
+  await assert.rejects(fs.stat(path.join(root, 'data')), 'nothing was created');
 });
 
 test('docker info shows name=userns and the remapped root', async () => {
