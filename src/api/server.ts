@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { chmod, chown, readFile, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -116,7 +117,27 @@ function parseListener(host: string): Listener {
   throw new InvalidArgumentError(`unsupported host: ${host}`);
 }
 
-function listen(server: Server, path: string, port?: number): Promise<void> {
+/**
+ * The listener in front of a TLS server: TLS connections (a handshake record first) go to
+ * `inner`; a plain HTTP request gets the answer dockerd (Go's TLS server) gives it.
+ */
+function tlsFront(inner: NetServer): NetServer {
+  return createNetServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === 0x16) inner.emit('connection', socket);
+      else {
+        socket.end(
+          'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n',
+        );
+      }
+    });
+  });
+}
+
+function listen(server: NetServer, path: string, port?: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const done = (): void => {
@@ -158,7 +179,7 @@ export async function startApiServer(options: {
     }
   }
   const gid = await groupId(options.socketGroup ?? 'berth');
-  const servers: Server[] = [];
+  const servers: NetServer[] = [];
   const sockets = new Set<Duplex>();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void dispatch(router, plainExchange(req, res));
@@ -194,8 +215,13 @@ export async function startApiServer(options: {
         socket.on('close', () => sockets.delete(socket));
       });
       if (l.kind === 'tcp') {
-        await listen(server, l.address, l.port);
-        servers.push(server);
+        const front = tlsFront(server);
+        front.on('connection', (socket: Duplex) => {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+        });
+        await listen(front, l.address, l.port);
+        servers.push(front);
         continue;
       }
       const path = l.address;

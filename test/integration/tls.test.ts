@@ -165,10 +165,30 @@ test('without a client certificate, or with one from another CA, the daemon refu
     assert.notEqual(b.code, 0, `${file} with another CA's certificate: ${b.stdout}`);
     assert.doesNotMatch(b.stdout, /linux/);
   }
-  // Plain HTTP on the TLS port gets no API answer.
+  // Plain HTTP on the TLS port gets no API answer, but the words dockerd answers it with.
   const plain = await client('berth', ['-H', tcpHost, 'version', '--format', '{{.Server.Os}}']);
   assert.notEqual(plain.code, 0);
   assert.doesNotMatch(plain.stdout, /linux/);
+  const raw = await new Promise<string>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () =>
+      s.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n'),
+    );
+    let text = '';
+    s.on('data', (b: Buffer) => (text += b.toString()));
+    s.on('end', () => resolve(text));
+    s.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.0 400 Bad Request\r\n/);
+  assert.match(raw, /Client sent an HTTP request to an HTTPS server\./);
+  const dockerPlain = await client('docker', [
+    '-H',
+    tcpHost,
+    'version',
+    '--format',
+    '{{.Server.Os}}',
+  ]);
+  assert.notEqual(dockerPlain.code, 0);
+  assert.match(dockerPlain.stderr, /Client sent an HTTP request to an HTTPS server/);
   // The daemon still serves good clients afterwards.
   const ok = await client('berth', [...withCert('client'), 'ps', '-q']);
   assert.equal(ok.code, 0, ok.stderr);
