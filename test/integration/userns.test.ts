@@ -205,4 +205,10 @@ test('docker info shows name=userns and the remapped root', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /"name=userns"/);
   assert.ok(r.stdout.trim().endsWith(`/${start}.${start}`), r.stdout);
+  // Both CLIs print it in the Security Options block.
+  for (const cli of [engine.docker, engine.berth]) {
+    const plain = await cli(['info']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /\n Security Options:\n( {2,3}.*\n)* {2}userns\n/);
+  }
 });
