@@ -347,7 +347,7 @@ test('socket file is 0660 and a stale one is replaced', async () => {
           build: fakeBuild,
         },
       }),
-      /tcp hosts need TLS \(--tlsverify\), not configured/,
+      /tcp hosts need TLS client certificates \(--tlsverify\)/,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { chmod, chown, readFile, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -101,9 +103,65 @@ async function groupId(name: string): Promise<number | undefined> {
   return undefined;
 }
 
-function listen(server: Server, path: string): Promise<void> {
+/** TLS material for tcp hosts: PEM bytes; clients must present a certificate signed by `ca`. */
+export interface ApiTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+interface Listener {
+  kind: 'unix' | 'tcp';
+  /** The socket path, or the address of a tcp host. */
+  address: string;
+  port: number;
+}
+
+function parseListener(host: string): Listener {
+  if (host.startsWith('unix://')) return { kind: 'unix', address: host.slice(7), port: 0 };
+  if (host.startsWith('/')) return { kind: 'unix', address: host, port: 0 };
+  const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d+)$/.exec(host);
+  if (m) {
+    return {
+      kind: 'tcp',
+      address: (m[1] as string).replace(/^\[|\]$/g, ''),
+      port: Number(m[2]),
+    };
+  }
+  throw new InvalidArgumentError(`unsupported host: ${host}`);
+}
+
+/**
+ * The listener in front of a TLS server: TLS connections (a handshake record first) go to
+ * `inner`; a plain HTTP request gets the answer dockerd (Go's TLS server) gives it.
+ */
+function tlsFront(inner: NetServer): NetServer {
+  return createNetServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === 0x16) inner.emit('connection', socket);
+      else {
+        socket.end(
+          'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n',
+        );
+      }
+    });
+  });
+}
+
+function listen(server: NetServer, path: string, port?: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (port !== undefined) {
+      server.listen(port, path, done);
+      return;
+    }
     server.listen(path, () => {
       server.off('error', reject);
       resolve();
@@ -112,32 +170,54 @@ function listen(server: Server, path: string): Promise<void> {
 }
 
 /**
- * Serves the Engine API on the given hosts (`unix:///path`). Each socket file is replaced if
- * stale, made mode 0660 and given to the group `socketGroup` (default `berth`) when it exists.
+ * Serves the Engine API on the given hosts (`unix:///path`, `tcp://addr:port`). Each socket
+ * file is replaced if stale, made mode 0660 and given to the group `socketGroup` (default
+ * `berth`) when it exists. A tcp host is served only over TLS with client certificates
+ * verified against `tls.ca`; without `tls` it is refused.
  */
 export async function startApiServer(options: {
   hosts: string[];
   services: Services;
   socketGroup?: string;
+  tls?: ApiTls;
 }): Promise<ApiServer> {
   const router = buildRouter(options.services);
+  const listeners = options.hosts.map(parseListener);
   const paths: string[] = [];
-  for (const host of options.hosts) {
-    if (host.startsWith('tcp://')) {
-      throw new InvalidArgumentError('tcp hosts need TLS (--tlsverify), not configured');
+  for (const l of listeners) {
+    if (l.kind === 'unix') paths.push(l.address);
+    else if (!options.tls) {
+      throw new InvalidArgumentError(
+        `tcp://${l.address}:${l.port}: tcp hosts need TLS client certificates (--tlsverify)`,
+      );
     }
-    if (host.startsWith('unix://')) paths.push(host.slice('unix://'.length));
-    else if (host.startsWith('/')) paths.push(host);
-    else throw new InvalidArgumentError(`unsupported host: ${host}`);
   }
   const gid = await groupId(options.socketGroup ?? 'berth');
-  const servers: Server[] = [];
+  const servers: NetServer[] = [];
   const sockets = new Set<Duplex>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    void dispatch(router, plainExchange(req, res));
+  };
   try {
-    for (const path of paths) {
-      const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-        void dispatch(router, plainExchange(req, res));
-      });
+    for (const l of listeners) {
+      const tls = options.tls;
+      const server =
+        l.kind === 'tcp' && tls
+          ? createTlsServer(
+              {
+                ca: tls.ca,
+                cert: tls.cert,
+                key: tls.key,
+                requestCert: true,
+                rejectUnauthorized: true,
+                minVersion: 'TLSv1.2',
+                // As the plain server: a client half-closes an attach stream once its stdin ends
+                // (the docker CLI sends a TLS close_notify) and still reads the output.
+                allowHalfOpen: true,
+              },
+              onRequest,
+            )
+          : createServer(onRequest);
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
@@ -148,6 +228,17 @@ export async function startApiServer(options: {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
       });
+      if (l.kind === 'tcp') {
+        const front = tlsFront(server);
+        front.on('connection', (socket: Duplex) => {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+        });
+        await listen(front, l.address, l.port);
+        servers.push(front);
+        continue;
+      }
+      const path = l.address;
       await mkdir(dirname(path), { recursive: true });
       await rm(path, { force: true });
       await listen(server, path);

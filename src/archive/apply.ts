@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { InvalidArgumentError, errnoCode, isNotFound } from '../errors/index.js';
 import { native } from '../util/native.js';
-import type { ApplyOptions, ApplyResult } from './archive.js';
+import type { ApplyOptions, ApplyResult, IdShift } from './archive.js';
 import { resolveInRoot } from './root-path.js';
 import { TarScanner } from './tar-scan.js';
 
@@ -17,6 +17,8 @@ export interface ExtractOptions {
   base?: string;
   /** Owner of every entry, instead of the tar headers' uid/gid. */
   chown?: { uid: number; gid: number };
+  /** Applied to the owner of every entry (after `chown`), see ApplyOptions.ids. */
+  ids?: IdShift;
   /** Refuse to replace a directory with a non-directory or the reverse. */
   noOverwriteDirNonDir?: boolean;
   signal?: AbortSignal;
@@ -30,6 +32,7 @@ export async function applyLayer(
 ): Promise<ApplyResult> {
   const opts: ExtractOptions = { whiteouts: options.whiteouts };
   if (options.signal) opts.signal = options.signal;
+  if (options.ids) opts.ids = options.ids;
   return extract(root, tarball, opts);
 }
 
@@ -169,7 +172,7 @@ async function applyEntry(
     return;
   }
 
-  await fs.mkdir(parentDir, { recursive: true, mode: 0o755 });
+  await mkdirParents(parentDir, options.ids);
   const target = path.join(parentDir, baseName);
   const type = header.type ?? 'file';
   const isDir = type === 'directory';
@@ -234,7 +237,8 @@ async function applyEntry(
 
   const uid = options.chown?.uid ?? paxNumber(header, 'uid') ?? header.uid ?? 0;
   const gid = options.chown?.gid ?? paxNumber(header, 'gid') ?? header.gid ?? 0;
-  await fs.lchown(target, uid, gid);
+  const owner = options.ids ? options.ids(uid, gid) : { uid, gid };
+  await fs.lchown(target, owner.uid, owner.gid);
   // After lchown, which clears set-id bits; symlinks have no mode of their own on Linux.
   if (type !== 'symlink') await fs.chmod(target, mode);
   for (const [name, value] of xattrs ?? []) {
@@ -248,6 +252,21 @@ async function applyEntry(
   const mtime = paxMtime !== undefined ? new Date(paxMtime * 1000) : (header.mtime ?? new Date(0));
   if (isDir) state.dirTimes.push({ file: target, mtime });
   else await fs.lutimes(target, mtime, mtime);
+}
+
+/** Creates `dir` and missing parents; those it creates are owned by the mapped root, as dockerd. */
+async function mkdirParents(dir: string, ids: IdShift | undefined): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  if (first === undefined || !ids) return;
+  const root = ids(0, 0);
+  let p = dir;
+  const made: string[] = [];
+  while (p.length >= first.length) {
+    made.push(p);
+    if (p === first) break;
+    p = path.dirname(p);
+  }
+  for (const d of made) await fs.lchown(d, root.uid, root.gid);
 }
 
 async function applyWhiteout(

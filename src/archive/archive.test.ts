@@ -180,6 +180,43 @@ describe('archive', () => {
     );
   });
 
+  it('shifts owners with `ids` (a remapped daemon), implicit parents to the mapped root', async () => {
+    const raw = await makeTar([
+      { name: 'bin/', mode: 0o755 },
+      { name: 'bin/busybox', body: 'ELF', mode: 0o4755, uid: 1000, gid: 1000 },
+      { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+      { name: 'deep/er/file', body: 'x', uid: 5, gid: 6 },
+    ]);
+    const root = await fresh('shift');
+    const ids = (uid: number, gid: number): { uid: number; gid: number } => ({
+      uid: uid + 100000,
+      gid: gid + 200000,
+    });
+    const plain = await applyLayer(await fresh('noshift'), Readable.from([raw]), {
+      whiteouts: 'remove',
+    });
+    const res = await applyLayer(root, Readable.from([raw]), { whiteouts: 'remove', ids });
+    assert.equal(res.diffID, plain.diffID, 'the diff ID is of the tar, whatever the owners');
+    const tree = await describeTree(root);
+    assert.equal(tree['bin'], '40000 755 100000:200000');
+    assert.equal(
+      tree['bin/busybox'],
+      `100000 4755 101000:201000 ${Buffer.from('ELF').toString('base64')}`,
+    );
+    assert.match(tree['bin/sh'] ?? '', / 100000:200000 -> busybox$/);
+    assert.equal(tree['deep'], '40000 755 100000:200000');
+    assert.equal(tree['deep/er'], '40000 755 100000:200000');
+    assert.match(tree['deep/er/file'] ?? '', / 100005:200006 /);
+    // An id outside the mapping refuses the layer.
+    const refuse = (): never => {
+      throw new InvalidArgumentError('container uid 1000 cannot be mapped to a host uid');
+    };
+    await assert.rejects(
+      applyLayer(await fresh('refuse'), Readable.from([raw]), { whiteouts: 'remove', ids: refuse }),
+      InvalidArgumentError,
+    );
+  });
+
   it('applies gzip layers, with the diffID of the uncompressed tar', async () => {
     const raw = await makeTar(layer1);
     const root = await fresh('gz');

@@ -22,8 +22,17 @@ export interface ApplyOptions {
    *   attribute) into the target, which is the upper directory of an overlay layer.
    */
   whiteouts: 'remove' | 'overlay';
+  /**
+   * Maps each entry's owner from the tar header (container ids) to the ids written on disk
+   * (host ids of a remapped daemon); throws to refuse an id outside the mapping. Identity when
+   * absent.
+   */
+  ids?: IdShift;
   signal?: AbortSignal;
 }
+
+/** Container uid/gid → host uid/gid, as a user namespace maps them. */
+export type IdShift = (uid: number, gid: number) => { uid: number; gid: number };
 
 export interface ChangesOptions {
   /**

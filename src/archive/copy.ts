@@ -5,6 +5,7 @@ import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.
 import { extract } from './apply.js';
 import { resolveInRoot } from './root-path.js';
 import { tarTree } from './tar-tree.js';
+import type { IdShift } from './archive.js';
 
 /**
  * The stat of a path for `docker cp` (the X-Docker-Container-Path-Stat header): `mode` is a Go
@@ -24,6 +25,8 @@ export interface CopyInOptions {
   noOverwriteDirNonDir: boolean;
   /** Owner for every extracted entry; without it the tar's uid/gid are kept. */
   chown?: { uid: number; gid: number };
+  /** Maps the (container) owners of the tar to the ids written on disk, see ApplyOptions.ids. */
+  ids?: IdShift;
   signal?: AbortSignal;
 }
 
@@ -125,20 +128,26 @@ export async function statPath(root: string, containerPath: string): Promise<Arc
 export async function copyOut(
   root: string,
   containerPath: string,
+  options: { ids?: IdShift } = {},
 ): Promise<{ stat: ArchivePathStat; tar: Readable }> {
+  const ids = options.ids ? { ids: options.ids } : {};
   const absRoot = path.resolve(root);
   const stat = await statPath(absRoot, containerPath);
   const r = await resolveForCopy(absRoot, containerPath);
   if (r.basePart === '.') {
-    return { stat, tar: tarTree(r.dirHost, { include: ['.'], rebaseTo: '.' }) };
+    return { stat, tar: tarTree(r.dirHost, { include: ['.'], rebaseTo: '.', ...ids }) };
   }
   if (r.hostPath === absRoot) {
-    return { stat, tar: tarTree(absRoot, { include: ['.'], rebaseTo: '.' }) };
+    return { stat, tar: tarTree(absRoot, { include: ['.'], rebaseTo: '.', ...ids }) };
   }
   const rebaseTo = path.posix.basename(r.absPath);
   return {
     stat,
-    tar: tarTree(path.dirname(r.hostPath), { include: [path.basename(r.hostPath)], rebaseTo }),
+    tar: tarTree(path.dirname(r.hostPath), {
+      include: [path.basename(r.hostPath)],
+      rebaseTo,
+      ...ids,
+    }),
   };
 }
 
@@ -170,6 +179,7 @@ export async function copyIn(
     base: base === '' ? '.' : base,
     noOverwriteDirNonDir: options.noOverwriteDirNonDir,
     ...(options.chown ? { chown: options.chown } : {}),
+    ...(options.ids ? { ids: options.ids } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

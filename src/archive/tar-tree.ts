@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, errnoCode } from '../errors/index.js';
 import { native } from '../util/native.js';
-import type { ChangesOptions } from './archive.js';
+import type { ChangesOptions, IdShift } from './archive.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar-write.js';
 
 export interface TarTreeOptions {
@@ -14,6 +14,14 @@ export interface TarTreeOptions {
   include?: string[];
   /** With one `include`, the name that path has in the tar (its subtree follows it). */
   rebaseTo?: string;
+  /** Maps the owners on disk to those written in the tar (host ids → container ids). */
+  ids?: IdShift;
+}
+
+interface Walk {
+  /** First name of each inode seen with more than one link, by `dev:ino`. */
+  links: Map<string, string>;
+  ids: IdShift | undefined;
 }
 
 /**
@@ -32,8 +40,11 @@ export function tarTree(root: string, options: TarTreeOptions = {}): Readable {
  * A tar of an overlay upper directory as an OCI layer: overlay whiteouts (0/0 character
  * devices) become `.wh.<name>` entries and opaque directories get a `.wh..wh..opq` entry.
  */
-export function diffTar(options: ChangesOptions): Readable {
-  return Readable.from(walkTree(path.resolve(options.upperDir), {}, true), { objectMode: false });
+export function diffTar(options: ChangesOptions & { ids?: IdShift }): Readable {
+  const tree: TarTreeOptions = options.ids ? { ids: options.ids } : {};
+  return Readable.from(walkTree(path.resolve(options.upperDir), tree, true), {
+    objectMode: false,
+  });
 }
 
 /** Whether a stat is an overlay whiteout: a character device numbered 0/0. */
@@ -63,16 +74,16 @@ async function* walkTree(
   options: TarTreeOptions,
   overlay: boolean,
 ): AsyncGenerator<Buffer> {
-  const links = new Map<string, string>();
+  const walk: Walk = { links: new Map(), ids: options.ids };
   if (!options.include) {
-    yield* children(root, '', overlay, links);
+    yield* children(root, '', overlay, walk);
   } else {
     for (const inc of options.include) {
       const rel = path.posix.normalize(inc).replace(/\/+$/, '');
       if (rel.startsWith('../') || rel === '..' || rel.startsWith('/')) {
         throw new InvalidArgumentError(`include path ${JSON.stringify(inc)} is outside the root`);
       }
-      yield* visit(path.join(root, rel), options.rebaseTo ?? rel, overlay, links);
+      yield* visit(path.join(root, rel), options.rebaseTo ?? rel, overlay, walk);
     }
   }
   yield endOfArchive;
@@ -82,11 +93,11 @@ async function* children(
   dir: string,
   prefix: string,
   overlay: boolean,
-  links: Map<string, string>,
+  walk: Walk,
 ): AsyncGenerator<Buffer> {
   const names = (await fs.readdir(dir)).sort(byteOrder);
   for (const n of names) {
-    yield* visit(path.join(dir, n), prefix === '' ? n : `${prefix}/${n}`, overlay, links);
+    yield* visit(path.join(dir, n), prefix === '' ? n : `${prefix}/${n}`, overlay, walk);
   }
 }
 
@@ -94,7 +105,7 @@ async function* visit(
   file: string,
   name: string,
   overlay: boolean,
-  links: Map<string, string>,
+  walk: Walk,
 ): AsyncGenerator<Buffer> {
   let st: BigIntStats;
   try {
@@ -108,8 +119,9 @@ async function* visit(
     name,
     type: 'file',
     mode: Number(st.mode & 0o7777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
+    ...(walk.ids
+      ? walk.ids(Number(st.uid), Number(st.gid))
+      : { uid: Number(st.uid), gid: Number(st.gid) }),
     size: 0,
     mtime: new Date(Number(st.mtimeMs)),
   };
@@ -124,7 +136,7 @@ async function* visit(
     if (overlay && isOpaque(file)) {
       yield encodeHeader({ ...base, name: `${name === '.' ? '' : `${name}/`}.wh..wh..opq` });
     }
-    yield* children(file, name === '.' ? '.' : name, overlay, links);
+    yield* children(file, name === '.' ? '.' : name, overlay, walk);
     return;
   }
   if (st.isSymbolicLink()) {
@@ -139,12 +151,12 @@ async function* visit(
   if (!st.isFile()) return;
   if (st.nlink > 1n) {
     const id = `${st.dev}:${st.ino}`;
-    const first = links.get(id);
+    const first = walk.links.get(id);
     if (first !== undefined) {
       yield encodeHeader({ ...base, type: 'link', linkname: first });
       return;
     }
-    links.set(id, name);
+    walk.links.set(id, name);
   }
   const header: TarHeader = { ...base, size: Number(st.size) };
   const cap = native().lgetxattr(file, 'security.capability');

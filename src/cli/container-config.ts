@@ -526,6 +526,10 @@ export function buildCreate(
     const v = flags.string(flag);
     if (v !== undefined) host[field] = v;
   }
+  // As the docker CLI: `host` or nothing (the daemon's default).
+  if (host.UsernsMode !== undefined && !['', 'host'].includes(host.UsernsMode)) {
+    throw new UsageError('--userns: invalid USER mode');
+  }
   if (Object.keys(tmpfs).length > 0) host.Tmpfs = tmpfs;
   const mounts = flags.list('mount').map(parseMountFlag);
   if (mounts.length > 0) host.Mounts = mounts;

@@ -2,7 +2,14 @@ import type { Io, Command, CommandContext } from './command.js';
 import { ExitError } from './command.js';
 import { parseArgs, flagHelp, UsageError, type FlagSpec } from './args.js';
 import { daemonMessage } from './errors.js';
-import { ClientError, DEFAULT_HOST, newClient, type EngineClient } from '../client/client.js';
+import {
+  ClientError,
+  DEFAULT_HOST,
+  newClient,
+  type ClientTls,
+  type EngineClient,
+} from '../client/client.js';
+import { clientTls, TlsConfigError, type TlsFlags } from '../client/tls.js';
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -151,6 +158,11 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { long: 'help', kind: 'bool', description: 'Print usage' },
   { long: 'config', kind: 'string', hidden: true },
   { long: 'context', short: 'c', kind: 'string', hidden: true },
+  { long: 'tls', kind: 'bool', description: 'Use TLS; implied by --tlsverify' },
+  { long: 'tlscacert', kind: 'string', description: 'Trust certs signed only by this CA' },
+  { long: 'tlscert', kind: 'string', description: 'Path to TLS certificate file' },
+  { long: 'tlskey', kind: 'string', description: 'Path to TLS key file' },
+  { long: 'tlsverify', kind: 'bool', description: 'Use TLS and verify the remote' },
 ];
 
 const USAGE = `
@@ -184,6 +196,21 @@ ${flagHelp(GLOBAL_FLAGS)}
 Run 'berth COMMAND --help' for more information on a command.
 `;
 
+/** The TLS global flags as the docker CLI reads them (with DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). */
+function globalTls(
+  flags: { bool(name: string): boolean; string(name: string): string | undefined },
+  env: NodeJS.ProcessEnv,
+): ClientTls | undefined {
+  const given: TlsFlags = {};
+  if (flags.bool('tls')) given.tls = true;
+  if (flags.bool('tlsverify')) given.tlsverify = true;
+  for (const k of ['tlscacert', 'tlscert', 'tlskey'] as const) {
+    const v = flags.string(k);
+    if (v !== undefined) given[k] = v;
+  }
+  return clientTls(given, env);
+}
+
 /** Chooses the daemon: -H, then BERTH_HOST, then DOCKER_HOST, then the default socket. */
 export function selectHost(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   return flag || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_HOST;
@@ -197,7 +224,10 @@ function splitGlobals(argv: string[]): { globals: string[]; rest: string[] } {
     if (!a.startsWith('-') || a === '-') break;
     globals.push(a);
     i++;
-    const needsValue = ['-H', '--host', '-l', '--log-level', '--config', '-c', '--context'];
+    const needsValue = [
+      ...['-H', '--host', '-l', '--log-level', '--config', '-c', '--context'],
+      ...['--tlscacert', '--tlscert', '--tlskey'],
+    ];
     if (needsValue.includes(a) && i < argv.length) globals.push(argv[i++] as string);
   }
   return { globals, rest: argv.slice(i) };
@@ -211,9 +241,11 @@ export async function runCli(
 ): Promise<number> {
   const { globals, rest } = splitGlobals(argv);
   let hostFlag: string | undefined;
+  let tls: ClientTls | undefined;
   try {
     const g = parseArgs(globals, GLOBAL_FLAGS);
     hostFlag = g.flags.string('host');
+    tls = globalTls(g.flags, env);
     if (g.flags.bool('version')) {
       io.stdout.write('berth version 0.1.0\n');
       return 0;
@@ -226,6 +258,10 @@ export async function runCli(
     if (err instanceof UsageError) {
       io.stderr.write(`berth: ${err.message}\nSee 'berth --help'.\n`);
       return 125;
+    }
+    if (err instanceof TlsConfigError) {
+      io.stderr.write(`berth: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }
@@ -276,10 +312,10 @@ export async function runCli(
     name,
     host,
     client: () => {
-      client ??= newClient(
-        host,
-        env.DOCKER_API_VERSION ? { apiVersion: env.DOCKER_API_VERSION } : {},
-      );
+      client ??= newClient(host, {
+        ...(env.DOCKER_API_VERSION ? { apiVersion: env.DOCKER_API_VERSION } : {}),
+        ...(tls ? { tls } : {}),
+      });
       return client;
     },
   };

@@ -1,4 +1,6 @@
 import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { jsonLines } from './streams.js';
 import type { CreateContainerRequest, EngineEvent, ImageSummary } from '../spec/engine.js';
@@ -147,6 +149,17 @@ interface Endpoint {
   port?: number;
 }
 
+/** TLS to a tcp host, as the docker CLI's --tls/--tlsverify: PEM bytes already read. */
+export interface ClientTls {
+  /** CAs the server's certificate must chain to; Node's defaults when absent. */
+  ca?: Buffer;
+  /** The client certificate and key presented to the server, when given. */
+  cert?: Buffer;
+  key?: Buffer;
+  /** Check the server's certificate and name (--tlsverify); false is --tls alone. */
+  verify: boolean;
+}
+
 /** Parses `unix:///path`, `/path`, `tcp://host:port`, `http://host:port`. */
 export function parseHost(host: string): Endpoint {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
@@ -205,13 +218,35 @@ async function errorFrom(res: IncomingMessage): Promise<ClientError> {
 class HttpEngineClient implements EngineClient {
   private readonly endpoint: Endpoint;
   private negotiated?: Promise<string>;
+  private readonly tls: ClientTls | undefined;
 
   constructor(
     readonly host: string,
     fixedVersion?: string,
+    tls?: ClientTls,
   ) {
     this.endpoint = parseHost(host);
     if (fixedVersion !== undefined) this.negotiated = Promise.resolve(fixedVersion);
+    this.tls = this.endpoint.socketPath === undefined ? tls : undefined;
+    if (this.tls && !/:\d+\/?$/.test(host.replace(/^[a-z]+:\/\//, ''))) {
+      // The docker CLI's default port with TLS.
+      this.endpoint.port = 2376;
+    }
+  }
+
+  private tlsOptions(): Record<string, unknown> {
+    const t = this.tls;
+    if (!t) return {};
+    return {
+      ...(t.ca ? { ca: t.ca } : {}),
+      ...(t.cert ? { cert: t.cert } : {}),
+      ...(t.key ? { key: t.key } : {}),
+      rejectUnauthorized: t.verify,
+      minVersion: 'TLSv1.2',
+      // The server's name is checked against the host dialled, not the Host header; an IP
+      // address is never sent as SNI.
+      servername: isIP(this.endpoint.hostname ?? '') ? '' : this.endpoint.hostname,
+    };
   }
 
   private connectError(cause: unknown): ClientError {
@@ -246,8 +281,9 @@ class HttpEngineClient implements EngineClient {
       else if (streamBody === undefined && method !== 'GET' && method !== 'HEAD') {
         headers['Content-Length'] = '0';
       }
-      const req = httpRequest({
+      const req = (this.tls ? httpsRequest : httpRequest)({
         ...this.endpoint,
+        ...this.tlsOptions(),
         method,
         path,
         headers: { Host: 'berth', 'User-Agent': 'berth-cli/0.1.0', ...headers },
@@ -256,6 +292,13 @@ class HttpEngineClient implements EngineClient {
       req.on('error', (err: Error & { code?: string }) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES') {
           reject(this.connectError(err));
+        } else if (this.tls && !options.signal?.aborted) {
+          // A refused handshake (no or an unknown client certificate, an untrusted server).
+          reject(
+            new ClientError(`error during connect: ${this.host}: ${err.message}`, 0, {
+              cause: err,
+            }),
+          );
         } else reject(err);
       });
       req.on('response', resolve);
@@ -510,6 +553,9 @@ class HttpEngineClient implements EngineClient {
  * A client for `host`. `apiVersion` fixes the version (skipping the ping), as DOCKER_API_VERSION
  * does for the docker CLI.
  */
-export function newClient(host: string, options: { apiVersion?: string } = {}): EngineClient {
-  return new HttpEngineClient(host, options.apiVersion);
+export function newClient(
+  host: string,
+  options: { apiVersion?: string; tls?: ClientTls } = {},
+): EngineClient {
+  return new HttpEngineClient(host, options.apiVersion, options.tls);
 }

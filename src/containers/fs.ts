@@ -5,7 +5,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { changes as listChanges } from '../archive/changes.js';
 import { copyIn, copyOut, statPath } from '../archive/copy.js';
 import { diffTar, tarTree } from '../archive/tar-tree.js';
-import { errnoCode, InvalidArgumentError } from '../errors/index.js';
+import { errnoCode, InvalidArgumentError, SystemError } from '../errors/index.js';
+import { rootPair, toContainerIds, toHostIds, type IdMap } from '../idmap/idmap.js';
 import type { ImageService } from '../images/images.js';
 import { mountAll, unmount } from '../mount/mount-linux.js';
 import { buildHosts, buildResolvConf, resolveExtraHosts } from '../network/etc.js';
@@ -19,6 +20,7 @@ import { adjustToHost, initRealtimeParent, probeHostSupport } from '../runtime/o
 import { buildSpec, validateContainerConfig } from '../runtime/oci/spec.js';
 import { loadSeccompProfile } from '../runtime/oci/seccomp.js';
 import { resolveUser } from '../runtime/oci/user.js';
+import { usernsPrivate, validateUserns } from '../runtime/oci/userns.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
 import type {
@@ -171,6 +173,28 @@ function inspectMount(m: MountPointRecord): MountPoint {
   };
 }
 
+function remapRoot(idMap: IdMap | undefined): { uid: number; gid: number } {
+  if (!idMap) throw new SystemError('no user namespace mapping');
+  return rootPair(idMap);
+}
+
+async function chownIfNot(file: string, owner: { uid: number; gid: number }): Promise<void> {
+  const st = await fs.lstat(file);
+  if (st.uid !== owner.uid || st.gid !== owner.gid) await fs.lchown(file, owner.uid, owner.gid);
+}
+
+/** Chowns `dir` and its parents up to `first`, the directories one mkdir made. */
+async function chownDown(
+  first: string,
+  dir: string,
+  owner: { uid: number; gid: number },
+): Promise<void> {
+  for (let p = dir; p.length >= first.length; p = path.dirname(p)) {
+    await fs.lchown(p, owner.uid, owner.gid);
+    if (p === first) break;
+  }
+}
+
 export async function newContainerFs(options: {
   snapshotter: Snapshotter;
   runtime: Runtime;
@@ -187,6 +211,11 @@ export async function newContainerFs(options: {
   hostGateway?: () => string;
   /** Prepares a record's volumes and binds (its `mounts`) for the spec. */
   mounts?: MountResolver;
+  /**
+   * The daemon's --userns-remap mapping: containers not in UsernsMode host get a user
+   * namespace, and their root directory and /etc files are owned by the mapped root.
+   */
+  idMap?: IdMap;
 }): Promise<ContainerFs> {
   const { snapshotter, images } = options;
   await fs.mkdir(options.tmpRoot, { recursive: true });
@@ -196,6 +225,9 @@ export async function newContainerFs(options: {
     await unmount(p, { detach: true }).catch(() => undefined);
     await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
   }
+  // A remapped daemon's trees hold host ids: tars out carry container ids, tars in are shifted.
+  const tarIds = options.idMap ? { ids: toContainerIds(options.idMap) } : {};
+  const diskIds = options.idMap ? { ids: toHostIds(options.idMap) } : {};
   const initPath = await findInitBinary();
   const cpuCount = os.cpus().length;
   const support = await probeHostSupport();
@@ -234,11 +266,13 @@ export async function newContainerFs(options: {
       await initRealtimeParent(host.CgroupParent || '/berth', options.cpuRealtime);
     }
     const workdir = record.config.WorkingDir;
+    const mappedRoot = usernsPrivate(host, options.idMap) ? remapRoot(options.idMap) : undefined;
+    if (mappedRoot) await chownIfNot(rootfs, mappedRoot);
     if (workdir) {
       // dockerd makes the working directory when the image lacks it.
-      await fs
-        .mkdir(path.join(rootfs, path.resolve('/', workdir)), { recursive: true })
-        .catch(() => undefined);
+      const dir = path.join(rootfs, path.resolve('/', workdir));
+      const first = await fs.mkdir(dir, { recursive: true }).catch(() => undefined);
+      if (first !== undefined && mappedRoot) await chownDown(first, dir, mappedRoot);
     }
     return buildSpec({
       id: record.id,
@@ -271,6 +305,7 @@ export async function newContainerFs(options: {
               : [],
           }
         : {}),
+      ...(options.idMap ? { idMap: options.idMap } : {}),
     });
   };
 
@@ -279,6 +314,7 @@ export async function newContainerFs(options: {
       validateContainerConfig(config, host, { cpuCount });
       // The form of --add-host is checked at create; the gateway is known only when writing.
       resolveExtraHosts(host.ExtraHosts ?? [], '0.0.0.0');
+      validateUserns(host, options.idMap);
       if (host.Init && !initPath)
         throw new InvalidArgumentError('--init needs tini or catatonit installed on the host');
     },
@@ -321,6 +357,13 @@ export async function newContainerFs(options: {
         writeFileAtomic(hostsPath, hosts, { sync: false }),
         writeFileAtomic(resolvConfPath, resolv.content, { sync: false }),
       ]);
+      if (usernsPrivate(config.HostConfig ?? {}, options.idMap)) {
+        // As dockerd: the container's root may rewrite its own /etc files.
+        const root = remapRoot(options.idMap);
+        for (const f of [hostnamePath, hostsPath, resolvConfPath]) {
+          await fs.chown(f, root.uid, root.gid);
+        }
+      }
       return { hostnamePath, hostsPath, resolvConfPath };
     },
 
@@ -405,7 +448,7 @@ export async function newContainerFs(options: {
     },
 
     async exportTree(_record, withRootfs) {
-      return streamWithin(withRootfs, async (root) => tarTree(root));
+      return streamWithin(withRootfs, async (root) => tarTree(root, tarIds));
     },
 
     stat: (root, p) => statPath(root, p),
@@ -413,7 +456,7 @@ export async function newContainerFs(options: {
     async getArchive(_record, p, withRootfs) {
       let stat: PathStat | undefined;
       const tar = await streamWithin(withRootfs, async (root) => {
-        const out = await copyOut(root, p);
+        const out = await copyOut(root, p, tarIds);
         stat = out.stat;
         return out.tar;
       });
@@ -422,13 +465,13 @@ export async function newContainerFs(options: {
     },
 
     putArchive: (root, p, tar, opts) =>
-      copyIn(root, p, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir }),
+      copyIn(root, p, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, ...diskIds }),
 
     async diff(record) {
       const upperDir = await snapshotter.upperDir(record.snapshotKey);
       if (!upperDir)
         throw new InvalidArgumentError("this container's snapshot has no layer of changes");
-      return diffTar({ upperDir });
+      return diffTar({ upperDir, ...tarIds });
     },
   };
 }

@@ -17,6 +17,9 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
 import { newVolumeService } from '../volumes/service.js';
 import { newMountResolver } from '../volumes/resolver.js';
+import { loadDaemonTls } from './tls.js';
+import { idShift, remappedRoot } from './userns.js';
+import { idFilesFromEnv, loadRemap } from '../idmap/load.js';
 import { newSystemService } from './system.js';
 import { newNetworkService } from '../network/service.js';
 
@@ -56,8 +59,13 @@ async function engineId(dataRoot: string): Promise<string> {
 }
 
 /** Builds the stores and services in dependency order and starts the API. */
-export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  await fs.mkdir(options.dataRoot, { recursive: true, mode: 0o711 });
+export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
+  const remap = given.usernsRemap
+    ? await loadRemap(given.usernsRemap, idFilesFromEnv(process.env))
+    : undefined;
+  await fs.mkdir(given.dataRoot, { recursive: true, mode: 0o711 });
+  // A remapped daemon keeps all its state apart, in <data-root>/<uid>.<gid>, as dockerd does.
+  const options = remap ? { ...given, dataRoot: await remappedRoot(given.dataRoot, remap) } : given;
   await fs.mkdir(options.execRoot, { recursive: true, mode: 0o711 });
   const pidFile = path.join(options.execRoot, 'berthd.pid');
   await claimPidFile(pidFile);
@@ -75,6 +83,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     content,
     snapshotter,
     events,
+    ...(remap ? { ids: idShift(remap) } : {}),
   });
   const runtime = await newConmonRuntime({
     execRoot: options.execRoot,
@@ -93,6 +102,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cpuRealtime: options.cpuRealtime,
     hostGateway: () => options.hostGatewayIp,
     mounts,
+    ...(remap ? { idMap: remap } : {}),
   });
   const networks = await newNetworkService({
     root: path.join(options.dataRoot, 'network'),
@@ -129,6 +139,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     api = await startApiServer({
       hosts: options.hosts,
       services: { containers, images, events, system, build, networks, volumes },
+      ...(options.tls?.verify ? { tls: await loadDaemonTls(options.tls) } : {}),
     });
   } catch (err: unknown) {
     await containers.close();

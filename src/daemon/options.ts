@@ -1,6 +1,19 @@
 import net from 'node:net';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors/index.js';
+
+/** TLS for tcp hosts, as dockerd's --tls/--tlsverify flags give it. */
+export interface DaemonTls {
+  /** PEM file of the CA whose signatures client certificates must carry. */
+  caFile: string;
+  /** PEM files of the server's certificate and key. */
+  certFile: string;
+  keyFile: string;
+  /** Client certificates signed by the CA are required (--tlsverify). */
+  verify: boolean;
+}
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -11,16 +24,31 @@ export interface DaemonOptions {
   cpuRealtime: { period: number; runtime: number };
   /** --host-gateway-ip: what `--add-host name:host-gateway` maps to ('' when not set). */
   hostGatewayIp: string;
+  /** Set when --tls or --tlsverify is given; tcp hosts are served only with `verify`. */
+  tls?: DaemonTls;
+  /** `--userns-remap` as given (`default`, `user[:group]`, `uid[:gid]`); unset when off. */
+  usernsRemap?: string;
 }
 
 export const defaultSocket = 'unix:///run/berth/berth.sock';
 
+/** dockerd's certificate directory: DOCKER_CERT_PATH, else ~/.docker. */
+export function certDir(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_CERT_PATH || path.join(env.HOME || homedir(), '.docker');
+}
+
 /**
- * `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug,
- * --cpu-rt-period, --cpu-rt-runtime.
- * --host-gateway-ip.
+ * `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug, the TLS
+ * flags of dockerd (--tls, --tlsverify, --tlscacert, --tlscert, --tlskey; the files default to
+ * ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH or ~/.docker), --userns-remap,
+ * --cpu-rt-period, --cpu-rt-runtime and --host-gateway-ip.
+ * A tcp host is refused unless --tlsverify is on: the API gives root on the host, so berth
+ * serves it on the network only to holders of a client certificate signed by the CA.
  */
-export function parseDaemonArgs(argv: string[]): DaemonOptions {
+export function parseDaemonArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): DaemonOptions {
   let parsed;
   try {
     parsed = parseArgs({
@@ -35,6 +63,12 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         'cpu-rt-period': { type: 'string' },
         'cpu-rt-runtime': { type: 'string' },
         'host-gateway-ip': { type: 'string', default: '' },
+        tls: { type: 'boolean' },
+        tlsverify: { type: 'boolean' },
+        tlscacert: { type: 'string' },
+        tlscert: { type: 'string' },
+        tlskey: { type: 'string' },
+        'userns-remap': { type: 'string' },
       },
     });
   } catch (cause: unknown) {
@@ -43,14 +77,17 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     });
   }
   const v = parsed.values;
-  const hosts = v.host && v.host.length > 0 ? v.host : [defaultSocket];
+  const verify = v.tlsverify === true;
+  const useTls = verify || v.tls === true;
+  const hosts = (v.host && v.host.length > 0 ? v.host : [defaultSocket]).map((h) =>
+    normalizeHost(h, useTls),
+  );
   for (const h of hosts) {
-    if (h.startsWith('tcp://'))
+    if (h.startsWith('tcp://') && !verify) {
       throw new InvalidArgumentError(
-        `${h}: tcp hosts need TLS (--tlsverify), which is not configured`,
+        `${h}: a tcp host needs TLS client certificates: add --tlsverify with --tlscacert, --tlscert and --tlskey`,
       );
-    if (!h.startsWith('unix://') && !h.startsWith('/'))
-      throw new InvalidArgumentError(`${h}: unsupported host (use unix:///path.sock)`);
+    }
   }
   const micros = (name: 'cpu-rt-period' | 'cpu-rt-runtime'): number => {
     const raw = v[name];
@@ -63,7 +100,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   const gateway = v['host-gateway-ip'] ?? '';
   if (gateway && net.isIP(gateway) === 0)
     throw new InvalidArgumentError(`invalid --host-gateway-ip: ${gateway} is not an IP address`);
-  return {
+  const dir = certDir(env);
+  const options: DaemonOptions = {
     cpuRealtime: { period: micros('cpu-rt-period'), runtime: micros('cpu-rt-runtime') },
     dataRoot: v['data-root'] ?? '/var/lib/berth',
     execRoot: v['exec-root'] ?? '/run/berth',
@@ -71,4 +109,41 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     debug: v.debug ?? false,
     hostGatewayIp: v['host-gateway-ip'] ?? '',
   };
+  if (useTls) {
+    options.tls = {
+      caFile: v.tlscacert ?? path.join(dir, 'ca.pem'),
+      certFile: v.tlscert ?? path.join(dir, 'cert.pem'),
+      keyFile: v.tlskey ?? path.join(dir, 'key.pem'),
+      verify,
+    };
+  }
+  const remap = v['userns-remap'];
+  if (remap !== undefined) {
+    if (remap.trim() === '') throw new InvalidArgumentError('--userns-remap: empty value');
+    options.usernsRemap = remap;
+  }
+  return options;
+}
+
+/**
+ * `unix:///path`, `/path`, `tcp://host:port` as dockerd parses -H: a tcp host without a port
+ * gets 2376 with TLS and 2375 without; an empty address means 0.0.0.0.
+ */
+export function normalizeHost(host: string, tls: boolean): string {
+  if (host.startsWith('unix://')) {
+    if (host.length === 'unix://'.length)
+      throw new InvalidArgumentError(`${host}: empty socket path`);
+    return host;
+  }
+  if (host.startsWith('/')) return `unix://${host}`;
+  if (host.startsWith('tcp://')) {
+    const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]*)(?::(\d+))?\/?$/.exec(host);
+    if (!m) throw new InvalidArgumentError(`${host}: invalid tcp address`);
+    const port = m[2] === undefined ? (tls ? 2376 : 2375) : Number(m[2]);
+    if (port < 0 || port > 65535) throw new InvalidArgumentError(`${host}: invalid port`);
+    return `tcp://${m[1] || '0.0.0.0'}:${port}`;
+  }
+  throw new InvalidArgumentError(
+    `${host}: unsupported host (use unix:///path.sock or tcp://addr:port)`,
+  );
 }

@@ -146,6 +146,7 @@ export function newSystemService(options: {
         // The default seccomp profile is berth's own, applied as dockerd's built-in one is.
         SecurityOptions: [
           'name=seccomp,profile=builtin',
+          ...(options.daemon.usernsRemap !== undefined ? ['name=userns'] : []),
           ...(support.cgroupVersion === 2 ? ['name=cgroupns'] : []),
         ],
         Warnings: [],

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { applyLayer } from '../archive/archive.js';
+import { applyLayer, type ApplyOptions, type IdShift } from '../archive/archive.js';
 import type { Store } from '../content/content.js';
 import { readBlob, writeBlob } from '../content/helpers.js';
 import {
@@ -172,6 +172,7 @@ class Images implements ImageService {
   readonly #events: Events;
   readonly #busyboxPath: string;
   readonly #driverName: string;
+  readonly #ids: IdShift | undefined;
   readonly #file: string;
   readonly #tmp: string;
   readonly #queue = new KeyedMutex();
@@ -190,6 +191,7 @@ class Images implements ImageService {
     this.#events = options.events;
     this.#busyboxPath = options.busyboxPath ?? '/bin/busybox';
     this.#driverName = options.graphDriverName ?? 'overlay2';
+    this.#ids = options.ids;
     this.#file = path.join(this.#root, 'images.json');
     this.#tmp = path.join(this.#root, 'tmp');
   }
@@ -1239,13 +1241,13 @@ class Images implements ImageService {
       let result: { diffID: string };
       const reader = await this.#content.reader(blob);
       if (only && only.type === 'bind') {
-        result = await applyLayer(only.source, reader, { whiteouts: 'remove' });
+        result = await applyLayer(only.source, reader, this.#applyOptions());
       } else {
         const target = await fs.mkdtemp(path.join(this.#tmp, 'mnt-'));
         try {
           await mountAll(mounts, target);
           try {
-            result = await applyLayer(target, reader, { whiteouts: 'remove' });
+            result = await applyLayer(target, reader, this.#applyOptions());
           } finally {
             await unmount(target);
           }
@@ -1270,6 +1272,10 @@ class Images implements ImageService {
     }
   }
 
+  #applyOptions(): ApplyOptions {
+    return this.#ids ? { whiteouts: 'remove', ids: this.#ids } : { whiteouts: 'remove' };
+  }
+
   async #discardSnapshot(key: string): Promise<void> {
     try {
       await this.#snapshots.remove(key);
@@ -1289,6 +1295,11 @@ export interface NewImageServiceOptions {
   busyboxPath?: string;
   /** `GraphDriver.Name` in inspect: 'overlay2' (the default), or 'vfs' over the native snapshotter. */
   graphDriverName?: string;
+  /**
+   * The owner shift of a remapped daemon (--userns-remap): layer files are written owned by
+   * the host ids their tar ids map to. The snapshotter must then hold only shifted layers.
+   */
+  ids?: IdShift;
 }
 
 /** Opens the image service: reads the records and collects what a crash may have left. */

@@ -153,7 +153,13 @@ export async function processesMentioning(marker: string): Promise<number[]> {
 }
 
 export async function startEngine(
-  options: { bootstrap?: boolean; /** More `berth daemon` flags. */ daemonArgs?: string[] } = {},
+  options: {
+    bootstrap?: boolean;
+    /** More `berth daemon` flags (--tlsverify, --userns-remap, ...). */
+    daemonArgs?: string[];
+    /** More environment for the daemon. */
+    daemonEnv?: Record<string, string>;
+  } = {},
 ): Promise<Engine> {
   const suffix = randomBytes(4).toString('hex');
   const dataRoot = `/tmp/berth-it-${suffix}`;
@@ -183,6 +189,7 @@ export async function startEngine(
       {
         stdio: ['ignore', out.fd, out.fd],
         detached: true,
+        env: { ...process.env, ...(options.daemonEnv ?? {}) },
       },
     );
     await out.close();

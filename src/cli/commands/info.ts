@@ -14,6 +14,27 @@ function bytesSize(n: number): string {
   return `${goG(v, 4)}${units[i]}`;
 }
 
+/**
+ * The docker CLI's "Security Options" block: each `name=x,key=value` option as its name, then
+ * its other keys title-cased (`profile=default` → `Profile: default`).
+ */
+export function securityOptionLines(options: unknown): string[] {
+  if (!Array.isArray(options) || options.length === 0) return [];
+  const out = [' Security Options:'];
+  for (const opt of options) {
+    const pairs = String(opt)
+      .split(',')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const);
+    const name = pairs.find(([k]) => k === 'name')?.[1];
+    if (name === undefined) continue;
+    out.push(`  ${name}`);
+    for (const [k, val] of pairs) {
+      if (k !== 'name') out.push(`   ${k.charAt(0).toUpperCase()}${k.slice(1)}: ${val}`);
+    }
+  }
+  return out;
+}
+
 export const command: Command = {
   usage: '[OPTIONS]',
   description: 'Display system-wide information',
@@ -53,6 +74,7 @@ export const command: Command = {
       ` Cgroup Version: ${v('CgroupVersion')}`,
       ` Default Runtime: ${v('DefaultRuntime')}`,
       ` Init Binary: ${v('InitBinary')}`,
+      ...securityOptionLines(info.SecurityOptions),
       ` Kernel Version: ${v('KernelVersion')}`,
       ` Operating System: ${v('OperatingSystem')}`,
       ` OSType: ${v('OSType')}`,

@@ -351,6 +351,9 @@ class ConmonRuntime implements Runtime {
     await fs.mkdir(rootfs);
     await mountAll(options.rootfs, rootfs);
     const spec = await options.spec(rootfs);
+    // A container in a user namespace reaches its rootfs as its mapped root: the bundle must
+    // be searchable by others (as containerd's 0711 bundles), though not listable.
+    if ((spec.linux?.uidMappings?.length ?? 0) > 0) await fs.chmod(bundle, 0o711);
     spec.root = { ...spec.root, path: rootfs };
     spec.process.terminal = options.tty;
     await writeJsonAtomic(path.join(bundle, 'config.json'), spec);

@@ -17,6 +17,8 @@ import type {
   SpecMount,
 } from '../../spec/oci-runtime.js';
 import { defaultSeccompProfile, parseSeccompProfile, seccompOption } from './seccomp.js';
+import { applyUserns, validateUserns } from './userns.js';
+import type { IdMap } from '../../idmap/idmap.js';
 
 /** The user a container's process runs as, resolved against its /etc/passwd and /etc/group. */
 export interface ResolvedUser {
@@ -66,6 +68,8 @@ export interface SpecInput {
    * when given they replace the parsing of HostConfig.Binds and HostConfig.Mounts.
    */
   mounts?: readonly UserMount[];
+  /** The daemon's --userns-remap mapping; the container gets a user namespace unless UsernsMode is host. */
+  idMap?: IdMap;
 }
 
 export interface DeviceNumbers {
@@ -908,6 +912,7 @@ function validateSysctls(h: HostConfig): void {
 export function buildSpec(input: SpecInput): RuntimeSpec {
   const { config, hostConfig: h, image } = input;
   validateContainerConfig(config, h, { cpuCount: input.cpuCount });
+  validateUserns(h, input.idMap);
   const security = parseSecurityOpt(h.SecurityOpt ?? []);
   if ((h.Devices?.length ?? 0) > 0 && !h.Privileged && !input.devices) {
     throw new InvalidArgumentError('device mappings were not gathered');
@@ -1028,6 +1033,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   }
 
   linux.namespaces = namespaces(input);
+  applyUserns(spec, h, input.idMap);
 
   // Mounts: defaults not overridden, then the user's, as dockerd's withMounts.
   const user = userMounts(input);
