@@ -84,6 +84,8 @@ function fakeImages(over: Partial<ImageService>): ImageService {
     bootstrap: unimplemented('bootstrap'),
     commit: unimplemented('commit'),
     unpack: unimplemented('unpack'),
+    pull: unimplemented('pull'),
+    push: unimplemented('push'),
     diskUsage: unimplemented('diskUsage'),
   };
   return { ...base, ...over };

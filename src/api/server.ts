@@ -14,12 +14,16 @@ import { imageRoutes } from './images.js';
 import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { eventRoutes } from './events.js';
+import { registryRoutes } from './registry.js';
+import type { RegistryClientService } from '../registry/client/service.js';
 
 export interface Services {
   containers: ContainerService;
   images: ImageService;
   events: Events;
   system: SystemService;
+  /** Login checks and search; absent, those routes answer 501. */
+  registry?: RegistryClientService;
 }
 
 export interface ApiServer {
@@ -35,6 +39,7 @@ export function buildRouter(services: Services): Router {
   containerRoutes(router, services);
   execRoutes(router, services);
   imageRoutes(router, services);
+  registryRoutes(router, services);
   return router;
 }
 

@@ -7,6 +7,8 @@ import { newLocalContentStore } from '../content/local/store.js';
 import { ConflictError, errnoCode, isNotFound } from '../errors/index.js';
 import { newEventExchange } from '../events/exchange.js';
 import { newImageService } from '../images/service.js';
+import type { DistributionOptions } from '../images/distribution.js';
+import { newRegistryClientService } from '../registry/client/service.js';
 import { newConmonRuntime } from '../runtime/conmon/runtime.js';
 import { newNativeSnapshotter } from '../snapshots/native/native.js';
 import { newOverlaySnapshotter, overlaySupported } from '../snapshots/overlay/overlay.js';
@@ -51,6 +53,15 @@ async function engineId(dataRoot: string): Promise<string> {
   }
 }
 
+function registryOptions(options: DaemonOptions): DistributionOptions {
+  return {
+    hosts: { mirrors: options.registryMirrors, insecure: options.insecureRegistries },
+    certsDir: options.certsDir,
+    maxDownloads: options.maxConcurrentDownloads,
+    maxUploads: options.maxConcurrentUploads,
+  };
+}
+
 /** Builds the stores and services in dependency order and starts the API. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   await fs.mkdir(options.dataRoot, { recursive: true, mode: 0o711 });
@@ -71,7 +82,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     content,
     snapshotter,
     events,
+    distribution: registryOptions(options),
   });
+  const registry = newRegistryClientService(registryOptions(options));
   const runtime = await newConmonRuntime({
     execRoot: options.execRoot,
     dataRoot: options.dataRoot,
@@ -102,7 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system },
+      services: { containers, images, events, system, registry },
     });
   } catch (err: unknown) {
     await containers.close();

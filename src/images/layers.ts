@@ -109,3 +109,25 @@ export function devNull(): Writable {
     },
   });
 }
+
+/**
+ * Docker's size of a layer (file bytes and symlink target lengths) read from a stored blob,
+ * gzip or not. InvalidArgumentError when it is not a tarball.
+ */
+export async function layerContentSize(input: Readable): Promise<number> {
+  let size = 0;
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    if (header.type === 'file' || header.type === 'contiguous-file') size += header.size ?? 0;
+    else if (header.type === 'symlink') size += Buffer.byteLength(header.linkname ?? '');
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  try {
+    await pipeline(await decompressed(input), extract);
+  } catch (err: unknown) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new InvalidArgumentError(`invalid tar stream: ${detail}`, { cause: err });
+  }
+  return size;
+}
