@@ -290,7 +290,7 @@ async function pushOne(
     }
     for (const src of mountSources) {
       if (await repo.mountBlob(l.digest, src.path)) {
-        req.onProgress(layerEvent(id, `Mounted from ${familiarName(src)}`));
+        req.onProgress(layerEvent(id, `Mounted from ${src.path}`));
         return;
       }
     }
