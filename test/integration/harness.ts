@@ -152,7 +152,9 @@ export async function processesMentioning(marker: string): Promise<number[]> {
   return pids;
 }
 
-export async function startEngine(options: { bootstrap?: boolean } = {}): Promise<Engine> {
+export async function startEngine(
+  options: { bootstrap?: boolean; daemonArgs?: string[] } = {},
+): Promise<Engine> {
   const suffix = randomBytes(4).toString('hex');
   const dataRoot = `/tmp/berth-it-${suffix}`;
   // Short: conmon's attach socket path must fit in 108 bytes.
@@ -167,7 +169,17 @@ export async function startEngine(options: { bootstrap?: boolean } = {}): Promis
     const out = await fs.open(logFile, 'a');
     daemon = spawn(
       process.execPath,
-      [berthBin, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host],
+      [
+        berthBin,
+        'daemon',
+        '--data-root',
+        dataRoot,
+        '--exec-root',
+        execRoot,
+        '-H',
+        host,
+        ...(options.daemonArgs ?? []),
+      ],
       {
         stdio: ['ignore', out.fd, out.fd],
         detached: true,
