@@ -54,6 +54,8 @@ export interface StoredLayer {
    * its symlinks' targets, each inode counted once.
    */
   contentSize: number;
+  /** Media type of the stored blob; absent for an uncompressed tar (what storeLayer writes). */
+  mediaType?: string;
 }
 
 /**

@@ -756,7 +756,7 @@ class Images implements ImageService {
       mediaType: MediaType.ociManifest,
       config: { mediaType: MediaType.ociConfig, digest: id, size: configBytes.length },
       layers: layers.map((l) => ({
-        mediaType: MediaType.ociLayer,
+        mediaType: l.mediaType ?? MediaType.ociLayer,
         digest: l.diffID,
         size: l.tarSize,
       })),
@@ -1048,6 +1048,8 @@ class Images implements ImageService {
         diffID: l.digest as Digest,
         tarSize: l.size,
         contentSize: parent.layerSizes?.[i] ?? 0,
+        // A pulled parent's layers stay compressed as they came: say so in the new manifest.
+        mediaType: l.mediaType.endsWith('gzip') ? MediaType.ociLayerGzip : MediaType.ociLayer,
       }));
       for (const l of parentLayers) lease.digests.add(l.diffID);
       const layers = empty ? parentLayers : [...parentLayers, layer];

@@ -276,9 +276,18 @@ describe('registry client against docker-registry', { timeout: 600_000 }, () => 
     registry = await startRegistry('plain');
     base = `http://${registry.host}`;
     await seed(`${registry.host}/it/busybox:latest`, ['--dest-tls-verify=false']);
+    // The same registry serves as the docker.io mirror: library/busybox is there.
+    await seed(`${registry.host}/library/busybox:latest`, ['--dest-tls-verify=false']);
     engine = await startEngine({
       bootstrap: false,
-      daemonArgs: ['--certs-dir', path.join(work, 'certs.d'), '--max-concurrent-downloads', '2'],
+      daemonArgs: [
+        '--certs-dir',
+        path.join(work, 'certs.d'),
+        '--max-concurrent-downloads',
+        '2',
+        '--registry-mirror',
+        `http://${registry.host}`,
+      ],
     });
     cliEnv = {
       BERTH_HOST: engine.host,
@@ -345,6 +354,27 @@ describe('registry client against docker-registry', { timeout: 600_000 }, () => 
     assert.equal(backInspect[0]?.Id, id);
     assert.deepEqual(backInspect[0]?.RepoDigests, [`${copy}@${want}`]);
     ok(await berth(['rmi', `${copy}:v2`]), 'rmi');
+  });
+
+  test('docker.io names are normalised and pulled through --registry-mirror', async () => {
+    const r = ok(await berth(['pull', 'busybox']), 'pull busybox via the mirror');
+    assert.match(r.stdout, /^Using default tag: latest\nlatest: Pulling from library\/busybox\n/);
+    assert.ok(
+      r.stdout.endsWith(
+        'Status: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n',
+      ),
+      r.stdout,
+    );
+    const want = await remoteDigest(base, 'library/busybox', 'latest');
+    const inspect = JSON.parse(
+      ok(await berth(['image', 'inspect', 'docker.io/library/busybox']), 'inspect').stdout,
+    ) as {
+      RepoTags: string[];
+      RepoDigests: string[];
+    }[];
+    assert.deepEqual(inspect[0]?.RepoTags, ['busybox:latest']);
+    assert.deepEqual(inspect[0]?.RepoDigests, [`busybox@${want}`]);
+    ok(await berth(['rmi', 'busybox']), 'rmi');
   });
 
   test('run pulls a missing image as docker run does', async () => {
