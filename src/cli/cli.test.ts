@@ -123,7 +123,7 @@ test('create request from run flags', () => {
     () => buildCreate(bad.flags, bad.args, { detach: false }),
     /Conflicting options: --restart and --rm/,
   );
-  const pull = parseArgs(['--pull', 'always', 'busybox'], CREATE_FLAGS, { interspersed: false });
+  const pull = parseArgs(['--pull', 'sometimes', 'busybox'], CREATE_FLAGS, { interspersed: false });
   assert.throws(() => buildCreate(pull.flags, pull.args, { detach: false }), UsageError);
 });
 
