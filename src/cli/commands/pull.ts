@@ -34,7 +34,12 @@ export const command: Command = {
     if (allTags && (ref.includes('@') || ref.lastIndexOf(':') > ref.lastIndexOf('/'))) {
       throw new ExitError("tag can't be used with --all-tags/-a", 1);
     }
-    if (!allTags && ref.lastIndexOf(':') <= ref.lastIndexOf('/') && !ref.includes('@')) {
+    if (
+      !allTags &&
+      !flags.bool('quiet') &&
+      ref.lastIndexOf(':') <= ref.lastIndexOf('/') &&
+      !ref.includes('@')
+    ) {
       ctx.stdout.write('Using default tag: latest\n');
     }
     const platform = flags.string('platform');
