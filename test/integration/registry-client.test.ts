@@ -538,6 +538,12 @@ describe('registry client against docker-registry', { timeout: 600_000 }, () => 
         'search filtered',
       );
       assert.equal(official.stdout, 'busybox\n');
+      // The docker CLI through berthd prints the same table.
+      const docker = ok(
+        await runCommand('docker', ['search', '--limit', '5', `127.0.0.1:${port}/busy`], cliEnv),
+        'docker search',
+      );
+      assert.equal(docker.stdout, r.stdout);
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -4,6 +4,41 @@ import { ExitError } from '../command.js';
 import { normalizeServer, storeCredentials } from '../credentials.js';
 import { daemonMessage } from '../errors.js';
 
+/** Reads one line from a terminal; `hidden` keeps what is typed off the screen (a password). */
+function prompt(
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  question: string,
+  hidden: boolean,
+): Promise<string> {
+  output.write(question);
+  const tty = input as NodeJS.ReadStream;
+  const raw = hidden && typeof tty.setRawMode === 'function';
+  if (raw) tty.setRawMode(true);
+  return new Promise((resolve, reject) => {
+    let line = '';
+    const done = (err?: Error): void => {
+      input.removeListener('data', onData);
+      input.pause();
+      if (raw) tty.setRawMode(false);
+      if (hidden) output.write('\n');
+      if (err) reject(err);
+      else resolve(line);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      for (const ch of text) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new ExitError('', 130));
+        if (ch === '\u007f') line = line.slice(0, -1);
+        else line += ch;
+      }
+    };
+    input.on('data', onData);
+    input.resume();
+  });
+}
+
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let s = '';
   for await (const c of stream) s += typeof c === 'string' ? c : (c as Buffer).toString('utf8');
@@ -22,7 +57,7 @@ export const command: Command = {
   ],
   async run(ctx, { flags, args }) {
     const server = normalizeServer(args[0]);
-    const username = flags.string('username');
+    let username = flags.string('username');
     let password = flags.string('password');
     if (flags.bool('password-stdin')) {
       if (password !== undefined)
@@ -36,7 +71,12 @@ export const command: Command = {
       );
     }
     if (username === undefined || password === undefined) {
-      throw new ExitError('Error: Cannot perform an interactive login from a non TTY device', 1);
+      if ((ctx.stdin as unknown as { isTTY?: boolean }).isTTY !== true) {
+        throw new ExitError('Error: Cannot perform an interactive login from a non TTY device', 1);
+      }
+      // The docker CLI's prompts; a terminal echoes the username, not the password.
+      username ??= (await prompt(ctx.stdin, ctx.stdout, 'Username: ', false)).trim();
+      password ??= await prompt(ctx.stdin, ctx.stdout, 'Password: ', true);
     }
     try {
       await ctx.client().json('POST', '/auth', {
