@@ -66,8 +66,9 @@ export const command: Command = {
         IsAutomated: r.is_automated ? '[OK]' : '',
       };
     });
-    const fallback =
-      'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}';
+    // The docker CLI no longer shows AUTOMATED by default (Docker Hub dropped automated
+    // builds); `{{.IsAutomated}}` still works in --format.
+    const fallback = 'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}';
     ctx.stdout.write(renderRows(normaliseFormat(flags.string('format'), fallback), rows, HEADERS));
     return 0;
   },
