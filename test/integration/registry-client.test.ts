@@ -148,7 +148,7 @@ function ok(r: CommandResult, what: string): CommandResult {
   return r;
 }
 
-type ProxyMode = 'pass' | 'cut' | 'corrupt' | 'stall';
+type ProxyMode = 'pass' | 'cut' | 'corrupt' | 'stall' | 'manifest';
 
 interface Proxy {
   port: number;
@@ -192,6 +192,24 @@ async function startProxy(target: number): Promise<Proxy> {
         headers: req.headers,
       },
       (upRes) => {
+        if (
+          proxy.mode === 'manifest' &&
+          req.method === 'GET' &&
+          /\/manifests\//.test(req.url ?? '')
+        ) {
+          // Same JSON, one byte more: the digest no longer matches Docker-Content-Digest.
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => chunks.push(c));
+          upRes.on('end', () => {
+            const body = Buffer.concat([...chunks, Buffer.from(' ')]);
+            res.writeHead(upRes.statusCode ?? 502, {
+              ...upRes.headers,
+              'content-length': String(body.length),
+            });
+            res.end(body);
+          });
+          return;
+        }
         const size = Number(upRes.headers['content-length'] ?? 0);
         const tamper = isBlob && upRes.statusCode === 200 && size > 65536 && proxy.mode !== 'pass';
         if (!tamper) {
@@ -585,6 +603,13 @@ describe('registry client against docker-registry', { timeout: 600_000 }, () => 
       assert.equal(await ingestEmpty(engine), true, 'no partial ingest left');
       const images = ok(await berth(['images', '-q', ref]), 'images');
       assert.equal(images.stdout, '');
+
+      // A manifest whose bytes do not match the digest the registry gives is refused too.
+      proxy.mode = 'manifest';
+      const tampered = await berth(['pull', ref]);
+      assert.equal(tampered.code, 1);
+      assert.match(tampered.stderr, /the registry says sha256:[a-f0-9]{64}, its bytes are sha256:/);
+      assert.equal(ok(await berth(['images', '-q', ref]), 'images').stdout, '');
     } finally {
       await proxy.close();
     }

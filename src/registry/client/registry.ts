@@ -305,6 +305,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 const maxResumes = 5;
+/** Manifests larger than this are refused, as containerd and distribution limit them (4 MiB). */
+const maxManifestBytes = 4 << 20;
 
 class RemoteRepository implements Repository {
   readonly domain: string;
@@ -349,11 +351,32 @@ class RemoteRepository implements Repository {
       );
     }
     if (res.status !== 200) await this.#fail(res, `manifest for ${this.#name()}${sep}${reference}`);
-    const body = await readBody(res, 4 << 20);
+    const declared = Number(res.headers['content-length'] ?? 0);
+    if (declared > maxManifestBytes) {
+      discard(res);
+      throw new InvalidArgumentError(
+        `manifest for ${this.#name()}${sep}${reference} is ${declared} bytes, over the limit of ${maxManifestBytes}`,
+      );
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(res, maxManifestBytes);
+    } catch (cause: unknown) {
+      throw new InvalidArgumentError(
+        `manifest for ${this.#name()}${sep}${reference} is over the limit of ${maxManifestBytes} bytes`,
+        { cause },
+      );
+    }
     const digest = sha256(body);
     if (sep === '@' && digest !== reference) {
       throw new InvalidArgumentError(
         `manifest verification failed for digest ${reference}: the registry sent ${digest}`,
+      );
+    }
+    const header = res.headers['docker-content-digest'];
+    if (typeof header === 'string' && header.startsWith('sha256:') && header !== digest) {
+      throw new InvalidArgumentError(
+        `manifest for ${this.#name()}${sep}${reference}: the registry says ${header}, its bytes are ${digest}`,
       );
     }
     const ct = res.headers['content-type'];
