@@ -374,6 +374,36 @@ describe('registry client against docker-registry', { timeout: 600_000 }, () => 
     ok(await berth(['rmi', `${copy}:v2`]), 'rmi');
   });
 
+  test('a two-layer image made by commit pushes and pulls back by the same digest', async () => {
+    const ref = `${registry.host}/it/busybox:latest`;
+    const two = `${registry.host}/it/two:1`;
+    ok(await berth(['pull', '-q', ref]), 'pull');
+    const name = `regc-${suffix}`;
+    ok(await berth(['run', '--name', name, ref, 'sh', '-c', 'echo layer-two > /hello']), 'run');
+    ok(await berth(['commit', name, two]), 'commit');
+    ok(await berth(['rm', name]), 'rm');
+    const pushed = ok(await berth(['push', two]), 'push');
+    const digest = /1: digest: (sha256:[a-f0-9]{64}) size:/.exec(pushed.stdout)?.[1] ?? '';
+    assert.equal(await remoteDigest(base, 'it/two', '1'), digest);
+    const m = (await (
+      await fetch(`${base}/v2/it/two/manifests/1`, {
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as { layers: { mediaType: string }[] };
+    // The pulled base layer stays gzip; the committed one is an uncompressed tar.
+    assert.deepEqual(
+      m.layers.map((l) => l.mediaType),
+      ['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar'],
+    );
+    ok(await berth(['rmi', two, ref]), 'rmi');
+    const back = ok(await berth(['pull', two]), 'pull back');
+    assert.ok(back.stdout.includes(`Digest: ${digest}`), back.stdout);
+    assert.equal((back.stdout.match(/: Pull complete/g) ?? []).length, 2);
+    const run = ok(await berth(['run', '--rm', two, 'cat', '/hello']), 'run');
+    assert.equal(run.stdout, 'layer-two\n');
+    ok(await berth(['rmi', two]), 'rmi');
+  });
+
   test('docker.io names are normalised and pulled through --registry-mirror', async () => {
     const r = ok(await berth(['pull', 'busybox']), 'pull busybox via the mirror');
     assert.match(r.stdout, /^Using default tag: latest\nlatest: Pulling from library\/busybox\n/);
