@@ -92,6 +92,8 @@ function fakeImages(over: Partial<ImageService>): ImageService {
     commit: unimplemented('commit'),
     build: unimplemented('build'),
     unpack: unimplemented('unpack'),
+    pull: unimplemented('pull'),
+    push: unimplemented('push'),
     diskUsage: unimplemented('diskUsage'),
   };
   return { ...base, ...over };
@@ -386,7 +388,8 @@ test('logs are multiplexed without a TTY, with timestamps', async () => {
   );
 });
 
-test('archive stat header, events replay, images create pull refusal', async () => {
+test('archive stat header, events replay, images create pull streams and errors', async () => {
+  const pulls: { ref: string; allTags: boolean; user: string | undefined }[] = [];
   const stat = {
     name: 'etc',
     size: 4096,
@@ -397,6 +400,14 @@ test('archive stat header, events replay, images create pull refusal', async () 
   await withServer(
     {
       containers: fakeContainers({ statPath: async () => stat }),
+      images: fakeImages({
+        pull: async (ref, options) => {
+          pulls.push({ ref, allTags: options.allTags === true, user: options.auth?.username });
+          if (ref.startsWith('missing')) throw new NotFoundError(`manifest for ${ref} not found`);
+          options.onProgress?.({ status: 'Pulling from library/alpine', id: 'latest' });
+          throw new InvalidArgumentError('filesystem layer verification failed for digest x');
+        },
+      }),
       events: fakeEvents([
         event('create', 'a1', { name: 'one' }, 100),
         event('start', 'a1', { name: 'one' }, 101),
@@ -427,11 +438,36 @@ test('archive stat header, events replay, images create pull refusal', async () 
         `/events?filters=${encodeURIComponent('{"bogus":["x"]}')}`,
       );
       assert.equal(badFilter.status, 400);
+      // A failure after the first message ends the stream with errorDetail, as dockerd's.
       const pull = await call(sock, 'POST', '/images/create?fromImage=alpine&tag=latest');
-      assert.equal(pull.status, 501);
-      assert.deepEqual(JSON.parse(pull.body.toString()), {
-        message: 'pulling images needs a registry, not yet supported',
+      assert.equal(pull.status, 200);
+      assert.deepEqual(
+        pull.body
+          .toString()
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as unknown),
+        [
+          { status: 'Pulling from library/alpine', id: 'latest' },
+          {
+            errorDetail: { message: 'filesystem layer verification failed for digest x' },
+            error: 'filesystem layer verification failed for digest x',
+          },
+        ],
+      );
+      // One before it is a plain error status.
+      const missing = await call(sock, 'POST', '/images/create?fromImage=missing&tag=1');
+      assert.equal(missing.status, 404);
+      assert.deepEqual(JSON.parse(missing.body.toString()), {
+        message: 'manifest for missing:1 not found',
       });
+      // No tag anywhere: every tag; a digest as the tag; X-Registry-Auth decoded.
+      await call(sock, 'POST', '/images/create?fromImage=missing-all');
+      await call(sock, 'POST', `/images/create?fromImage=missing-d&tag=sha256:${'a'.repeat(64)}`);
+      assert.deepEqual(pulls.slice(2), [
+        { ref: 'missing-all', allTags: true, user: undefined },
+        { ref: `missing-d@sha256:${'a'.repeat(64)}`, allTags: false, user: undefined },
+      ]);
     },
   );
 });

@@ -6,6 +6,57 @@ import type { Exchange } from './exchange.js';
 import type { Services } from './server.js';
 import { qBool, qFilters, qString } from './params.js';
 import { jsonLine, pipeTo } from './streams.js';
+import { registryAuth } from './registry.js';
+import type { ProgressEvent } from '../images/progress.js';
+
+/**
+ * `fromImage` and `tag` of `POST /images/create` as one reference: a tag that is a digest
+ * makes `name@digest`; neither tag nor digest means every tag, as dockerd has it.
+ */
+export function pullTarget(
+  fromImage: string,
+  tag: string | undefined,
+): { ref: string; allTags: boolean } {
+  const lastSlash = fromImage.lastIndexOf('/');
+  const hasTag = fromImage.includes('@') || fromImage.lastIndexOf(':') > lastSlash;
+  if (tag !== undefined && tag !== '') {
+    if (hasTag) return { ref: fromImage, allTags: false };
+    return {
+      ref: tag.includes(':') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`,
+      allTags: false,
+    };
+  }
+  return { ref: fromImage, allTags: !hasTag };
+}
+
+/**
+ * Runs a pull or push, streaming its progress as JSON lines. The response starts with the
+ * first message, so that a failure before it (no such image, denied) is a plain error status
+ * as dockerd gives; a failure afterwards is the stream's last message, `errorDetail`.
+ */
+async function progressStream(
+  ex: Exchange,
+  run: (onProgress: (e: ProgressEvent) => void) => Promise<void>,
+): Promise<void> {
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    ex.stream(200, { 'Content-Type': 'application/json' });
+  };
+  try {
+    await run((e) => {
+      start();
+      ex.write(jsonLine(e));
+    });
+  } catch (err: unknown) {
+    if (!started) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    ex.write(jsonLine({ errorDetail: { message }, error: message }));
+  }
+  start();
+  ex.end();
+}
 
 /** Matches a reference filter (`busybox`, `busybox:*`, `bus*:latest`) against a repo tag. */
 function referenceMatches(pattern: string, repoTag: string): boolean {
@@ -134,8 +185,19 @@ export function imageRoutes(router: Router, services: Services): void {
 
   router.add('POST', '/images/create', async (ex) => {
     const fromSrc = qString(ex, 'fromSrc');
-    if (qString(ex, 'fromImage') !== undefined && fromSrc === undefined) {
-      throw new NotImplementedError('pulling images needs a registry, not yet supported');
+    const fromImage = qString(ex, 'fromImage');
+    if (fromImage !== undefined && fromSrc === undefined) {
+      const platform = qString(ex, 'platform');
+      const pull = pullTarget(fromImage, qString(ex, 'tag'));
+      await progressStream(ex, (onProgress) =>
+        images.pull(pull.ref, {
+          auth: registryAuth(ex),
+          onProgress,
+          ...(pull.allTags ? { allTags: true } : {}),
+          ...(platform !== undefined && platform !== '' ? { platform } : {}),
+        }),
+      );
+      return;
     }
     if (fromSrc === undefined) throw new InvalidArgumentError('fromImage or fromSrc is required');
     if (fromSrc !== '-') {
@@ -191,6 +253,15 @@ export function imageRoutes(router: Router, services: Services): void {
     await pipeTo(ex, out);
     await done;
   };
+
+  router.add('POST', '/images/{name*}/push', async (ex) => {
+    const name = ex.params.name as string;
+    const tag = qString(ex, 'tag');
+    const ref = tag !== undefined && tag !== '' ? `${name}:${tag}` : name;
+    await progressStream(ex, (onProgress) =>
+      images.push(ref, { auth: registryAuth(ex), onProgress }),
+    );
+  });
 
   router.add('GET', '/images/{name*}/json', async (ex) => {
     ex.json(200, await images.inspect(ex.params.name as string));

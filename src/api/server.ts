@@ -22,6 +22,8 @@ import { buildRoutes } from './build.js';
 import { networkRoutes } from './networks.js';
 import type { NetworkService } from '../network/network.js';
 import { volumeRoutes } from './volumes.js';
+import { registryRoutes } from './registry.js';
+import type { RegistryClientService } from '../registry/client/service.js';
 
 export interface Services {
   containers: ContainerService;
@@ -33,6 +35,8 @@ export interface Services {
   networks?: NetworkService;
   /** Absent in engines (and API tests) without volumes: the /volumes routes are then not served. */
   volumes?: VolumeService;
+  /** Login checks and search; absent, those routes answer 501. */
+  registry?: RegistryClientService;
 }
 
 export interface ApiServer {
@@ -51,6 +55,7 @@ export function buildRouter(services: Services): Router {
   buildRoutes(router, services);
   networkRoutes(router, services);
   if (services.volumes) volumeRoutes(router, services.volumes);
+  registryRoutes(router, services);
   return router;
 }
 

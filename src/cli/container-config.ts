@@ -584,9 +584,9 @@ export function buildCreate(
   const mac = flags.string('mac-address');
   if (mac !== undefined) request.MacAddress = mac;
   const pull = flags.string('pull');
-  if (pull !== undefined && pull !== 'never' && pull !== 'missing') {
+  if (pull !== undefined && pull !== 'never' && pull !== 'missing' && pull !== 'always') {
     throw new UsageError(
-      `invalid pull option: '${pull}': berth can only use --pull=never or --pull=missing`,
+      `invalid pull option: '${pull}': must be one of "always", "missing" or "never"`,
     );
   }
   const name = flags.string('name');

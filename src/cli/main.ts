@@ -46,6 +46,11 @@ const COMMANDS: Record<string, Loader> = {
   save: () => import('./commands/save.js'),
   export: () => import('./commands/export.js'),
   commit: () => import('./commands/commit.js'),
+  pull: () => import('./commands/pull.js'),
+  push: () => import('./commands/push.js'),
+  login: () => import('./commands/login.js'),
+  logout: () => import('./commands/logout.js'),
+  search: () => import('./commands/search.js'),
   version: () => import('./commands/version.js'),
   info: () => import('./commands/info.js'),
   events: () => import('./commands/events.js'),
@@ -124,6 +129,8 @@ const GROUPS: Record<string, Record<string, string>> = {
     import: 'import',
     bootstrap: 'image bootstrap',
     build: 'build',
+    pull: 'pull',
+    push: 'push',
   },
   builder: { build: 'build', prune: 'builder prune' },
   network: {
@@ -187,8 +194,9 @@ Management Commands:
   system      Manage berth
 
 Commands:
-  attach build commit cp create diff events export history import inspect kill load logs pause
-  port rename restart rm rmi save start stats stop tag top unpause update wait daemon
+  attach build commit cp create diff events export history import inspect kill load login
+  logout logs pause port pull push rename restart rm rmi save search start stats stop tag top
+  unpause update wait daemon
 
 Global Options:
 ${flagHelp(GLOBAL_FLAGS)}

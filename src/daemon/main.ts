@@ -8,6 +8,8 @@ import { newLocalContentStore } from '../content/local/store.js';
 import { ConflictError, errnoCode, isNotFound } from '../errors/index.js';
 import { newEventExchange } from '../events/exchange.js';
 import { newImageService } from '../images/service.js';
+import type { DistributionOptions } from '../images/distribution.js';
+import { newRegistryClientService } from '../registry/client/service.js';
 import { newConmonRuntime } from '../runtime/conmon/runtime.js';
 import { newNativeSnapshotter } from '../snapshots/native/native.js';
 import { newOverlaySnapshotter, overlaySupported } from '../snapshots/overlay/overlay.js';
@@ -58,6 +60,15 @@ async function engineId(dataRoot: string): Promise<string> {
   }
 }
 
+function registryOptions(options: DaemonOptions): DistributionOptions {
+  return {
+    hosts: { mirrors: options.registryMirrors, insecure: options.insecureRegistries },
+    certsDir: options.certsDir,
+    maxDownloads: options.maxConcurrentDownloads,
+    maxUploads: options.maxConcurrentUploads,
+  };
+}
+
 /** Builds the stores and services in dependency order and starts the API. */
 export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
   const remap = given.usernsRemap
@@ -84,7 +95,9 @@ export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
     snapshotter,
     events,
     ...(remap ? { ids: idShift(remap) } : {}),
+    distribution: registryOptions(options),
   });
+  const registry = newRegistryClientService(registryOptions(options));
   const runtime = await newConmonRuntime({
     execRoot: options.execRoot,
     dataRoot: options.dataRoot,
@@ -138,7 +151,7 @@ export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
   try {
     api = await startApiServer({
       hosts: options.hosts,
-      services: { containers, images, events, system, build, networks, volumes },
+      services: { containers, images, events, system, build, networks, volumes, registry },
       ...(options.tls?.verify ? { tls: await loadDaemonTls(options.tls) } : {}),
     });
   } catch (err: unknown) {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors/index.js';
+import { validateInsecure, validateMirror } from '../registry/client/hosts.js';
 
 /** TLS for tcp hosts, as dockerd's --tls/--tlsverify flags give it. */
 export interface DaemonTls {
@@ -28,9 +29,28 @@ export interface DaemonOptions {
   tls?: DaemonTls;
   /** `--userns-remap` as given (`default`, `user[:group]`, `uid[:gid]`); unset when off. */
   usernsRemap?: string;
+  /** `--registry-mirror`: mirrors of docker.io, tried in order before it. */
+  registryMirrors: string[];
+  /** `--insecure-registry`: host[:port] or CIDR reached without TLS verification / over HTTP. */
+  insecureRegistries: string[];
+  /** `--max-concurrent-downloads` (default 3) and `--max-concurrent-uploads` (default 5). */
+  maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
+  /** `--certs-dir`: per-registry TLS material as `<dir>/<host:port>/ca.crt` (/etc/berth/certs.d). */
+  certsDir: string;
 }
 
 export const defaultSocket = 'unix:///run/berth/berth.sock';
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(
+      `invalid value "${text}" for --${name}: must be a positive integer`,
+    );
+  return n;
+}
 
 /** dockerd's certificate directory: DOCKER_CERT_PATH, else ~/.docker. */
 export function certDir(env: NodeJS.ProcessEnv): string {
@@ -41,7 +61,9 @@ export function certDir(env: NodeJS.ProcessEnv): string {
  * `berth daemon` flags: --data-root, --exec-root, -H/--host (repeatable), -D/--debug, the TLS
  * flags of dockerd (--tls, --tlsverify, --tlscacert, --tlscert, --tlskey; the files default to
  * ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH or ~/.docker), --userns-remap,
- * --cpu-rt-period, --cpu-rt-runtime and --host-gateway-ip.
+ * --cpu-rt-period, --cpu-rt-runtime, --host-gateway-ip, and the registry ones:
+ * --registry-mirror, --insecure-registry (repeatable), --max-concurrent-downloads,
+ * --max-concurrent-uploads, --certs-dir.
  * A tcp host is refused unless --tlsverify is on: the API gives root on the host, so berth
  * serves it on the network only to holders of a client certificate signed by the CA.
  */
@@ -69,6 +91,11 @@ export function parseDaemonArgs(
         tlscert: { type: 'string' },
         tlskey: { type: 'string' },
         'userns-remap': { type: 'string' },
+        'registry-mirror': { type: 'string', multiple: true },
+        'insecure-registry': { type: 'string', multiple: true },
+        'max-concurrent-downloads': { type: 'string' },
+        'max-concurrent-uploads': { type: 'string' },
+        'certs-dir': { type: 'string', default: '/etc/berth/certs.d' },
       },
     });
   } catch (cause: unknown) {
@@ -108,6 +135,15 @@ export function parseDaemonArgs(
     hosts,
     debug: v.debug ?? false,
     hostGatewayIp: v['host-gateway-ip'] ?? '',
+    registryMirrors: (v['registry-mirror'] ?? []).map(validateMirror),
+    insecureRegistries: (v['insecure-registry'] ?? []).map(validateInsecure),
+    maxConcurrentDownloads: positiveInt(
+      'max-concurrent-downloads',
+      v['max-concurrent-downloads'],
+      3,
+    ),
+    maxConcurrentUploads: positiveInt('max-concurrent-uploads', v['max-concurrent-uploads'], 5),
+    certsDir: v['certs-dir'] ?? '/etc/berth/certs.d',
   };
   if (useTls) {
     options.tls = {

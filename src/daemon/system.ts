@@ -115,8 +115,8 @@ export function newSystemService(options: {
         OSVersion: '',
         OSType: 'linux',
         Architecture: os.machine(),
-        IndexServerAddress: '',
-        RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+        IndexServerAddress: 'https://index.docker.io/v1/',
+        RegistryConfig: registryConfig(options.daemon),
         NCPU: os.cpus().length,
         MemTotal: os.totalmem(),
         DockerRootDir: options.daemon.dataRoot,
@@ -166,5 +166,22 @@ export function newSystemService(options: {
         BuildCache: [],
       };
     },
+  };
+}
+
+/** `RegistryConfig` of `/info`, from the daemon's registry flags, in dockerd's shape. */
+function registryConfig(daemon: DaemonOptions): Record<string, unknown> {
+  const mirrors = (daemon.registryMirrors ?? []).map((m) => `${m}/`);
+  const insecure = daemon.insecureRegistries ?? [];
+  const indexConfigs: Record<string, unknown> = {
+    'docker.io': { Mirrors: mirrors, Name: 'docker.io', Official: true, Secure: true },
+  };
+  for (const h of insecure.filter((x) => !x.includes('/'))) {
+    indexConfigs[h] = { Mirrors: [], Name: h, Official: false, Secure: false };
+  }
+  return {
+    IndexConfigs: indexConfigs,
+    InsecureRegistryCIDRs: [...insecure.filter((x) => x.includes('/')), '127.0.0.0/8'],
+    Mirrors: mirrors,
   };
 }

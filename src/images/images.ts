@@ -2,6 +2,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { ImageConfig } from '../spec/oci-image.js';
 import type { ImageSummary } from '../spec/engine.js';
 import type { Digest } from '../util/digest.js';
+import type { AuthConfig } from '../registry/client/auth-config.js';
+import type { ProgressEvent } from './progress.js';
 
 /**
  * The image service: image records by name and ID over the content store (manifests, configs,
@@ -46,6 +48,11 @@ export interface ImageRecord {
    * content digest). A later step with the same parent and key reuses this image.
    */
   buildKey?: string;
+  /**
+   * Repositories (`127.0.0.1:5000/app`) the image's blobs were pulled from or pushed to: a push
+   * to another repository of the same registry mounts blobs from them instead of uploading.
+   */
+  sources?: string[];
 }
 
 export interface RemoveResult {
@@ -101,6 +108,22 @@ export interface BuildImageOptions {
 export interface LoadResult {
   /** `Loaded image: name:tag` / `Loaded image ID: sha256:...` lines, as docker load prints. */
   messages: string[];
+}
+
+export interface PullOptions {
+  /** `os[/arch[/variant]]`; default linux/<host arch>. */
+  platform?: string;
+  /** Credentials from `X-Registry-Auth`; anonymous when empty. */
+  auth?: AuthConfig;
+  /** Every tag of the repository (`docker pull -a`). */
+  allTags?: boolean;
+  /** Called for each progress message, in dockerd's JSON shape. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface PushOptions {
+  auth?: AuthConfig;
+  onProgress?: (event: ProgressEvent) => void;
 }
 
 export interface ImageService {
@@ -166,6 +189,14 @@ export interface ImageService {
    * chain ID (the parent for a container's writable snapshot), or undefined for no layers.
    */
   unpack(image: ImageRecord): Promise<string | undefined>;
+  /**
+   * `POST /images/create?fromImage=`: pulls from a registry. Nothing is tagged until every
+   * layer and the config are committed (verified) and unpacked. Errors before the first
+   * progress message are the caller's to report as a status; later ones end the stream.
+   */
+  pull(ref: string, options: PullOptions): Promise<void>;
+  /** `POST /images/{name}/push`: the tag given, or every tag of the repository when none. */
+  push(ref: string, options: PushOptions): Promise<void>;
   /** Bytes of every image blob and layer, for `/system/df`. */
   diskUsage(): Promise<{ layersSize: number }>;
 }

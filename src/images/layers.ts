@@ -54,6 +54,8 @@ export interface StoredLayer {
    * its symlinks' targets, each inode counted once.
    */
   contentSize: number;
+  /** Media type of the stored blob; absent for an uncompressed tar (what storeLayer writes). */
+  mediaType?: string;
 }
 
 /**
@@ -108,4 +110,26 @@ export function devNull(): Writable {
       cb();
     },
   });
+}
+
+/**
+ * Docker's size of a layer (file bytes and symlink target lengths) read from a stored blob,
+ * gzip or not. InvalidArgumentError when it is not a tarball.
+ */
+export async function layerContentSize(input: Readable): Promise<number> {
+  let size = 0;
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    if (header.type === 'file' || header.type === 'contiguous-file') size += header.size ?? 0;
+    else if (header.type === 'symlink') size += Buffer.byteLength(header.linkname ?? '');
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  try {
+    await pipeline(await decompressed(input), extract);
+  } catch (err: unknown) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new InvalidArgumentError(`invalid tar stream: ${detail}`, { cause: err });
+  }
+  return size;
 }

@@ -44,9 +44,12 @@ import type {
   ImageService,
   ImportOptions,
   LoadResult,
+  PullOptions,
+  PushOptions,
   RemoveResult,
 } from './images.js';
-import { chainIDs, storeLayer, type StoredLayer } from './layers.js';
+import { chainIDs, layerContentSize, storeLayer, type StoredLayer } from './layers.js';
+import { pull, push, type DistributionHost, type DistributionOptions } from './distribution.js';
 import { readArchive, removeStaging, type StagedImage } from './load.js';
 import {
   familiarName,
@@ -175,6 +178,7 @@ class Images implements ImageService {
   readonly #ids: IdShift | undefined;
   readonly #file: string;
   readonly #tmp: string;
+  readonly #distribution: DistributionOptions;
   readonly #queue = new KeyedMutex();
   readonly #unpacking = new KeyedMutex();
   readonly #bootstrapping = new KeyedMutex();
@@ -194,6 +198,13 @@ class Images implements ImageService {
     this.#ids = options.ids;
     this.#file = path.join(this.#root, 'images.json');
     this.#tmp = path.join(this.#root, 'tmp');
+    this.#distribution = {
+      hosts: { mirrors: [], insecure: [] },
+      certsDir: '/etc/berth/certs.d',
+      maxDownloads: 3,
+      maxUploads: 5,
+      ...options.distribution,
+    };
   }
 
   async open(): Promise<void> {
@@ -757,7 +768,7 @@ class Images implements ImageService {
       mediaType: MediaType.ociManifest,
       config: { mediaType: MediaType.ociConfig, digest: id, size: configBytes.length },
       layers: layers.map((l) => ({
-        mediaType: MediaType.ociLayer,
+        mediaType: l.mediaType ?? MediaType.ociLayer,
         digest: l.diffID,
         size: l.tarSize,
       })),
@@ -1106,6 +1117,8 @@ class Images implements ImageService {
         diffID: l.digest as Digest,
         tarSize: l.size,
         contentSize: parent.layerSizes?.[i] ?? 0,
+        // A pulled parent's layers stay compressed as they came: say so in the new manifest.
+        mediaType: l.mediaType.endsWith('gzip') ? MediaType.ociLayerGzip : MediaType.ociLayer,
       }));
       for (const l of parentLayers) lease.digests.add(l.diffID);
       const layers = empty ? parentLayers : [...parentLayers, layer];
@@ -1182,6 +1195,71 @@ class Images implements ImageService {
     });
   }
 
+  // ---- registries ------------------------------------------------------------------------
+
+  #distributionHost(lease: Lease): DistributionHost {
+    return {
+      content: this.#content,
+      options: this.#distribution,
+      records: () => [...this.#records.values()].map((r) => structuredClone(r)),
+      hold: (digest) => lease.digests.add(digest),
+      unpack: (record, onLayer) => this.#unpackLeased(record, lease, onLayer),
+      layerSize: async (digest) => layerContentSize(await this.#content.reader(digest)),
+      commit: async (record, tag, repoDigest, source) => {
+        await this.#mutate((draft) => {
+          const now = new Date().toISOString();
+          if (!draft.has(record.id)) draft.set(record.id, record);
+          const r = draft.get(record.id) ?? record;
+          if (tag !== undefined) this.#setTag(draft, tag, record.id, now);
+          if (!r.repoDigests.includes(repoDigest))
+            r.repoDigests = [...r.repoDigests, repoDigest].sort(compareStrings);
+          if (!(r.sources ?? []).includes(source)) r.sources = [...(r.sources ?? []), source];
+        });
+        if (tag !== undefined)
+          this.#events.publish({
+            Type: 'image',
+            Action: 'tag',
+            id: record.id,
+            attributes: { name: tag },
+          });
+      },
+      pushed: async (id, repoDigest, repository) => {
+        await this.#mutate((draft) => {
+          const r = draft.get(id);
+          if (!r) return;
+          if (!r.repoDigests.includes(repoDigest))
+            r.repoDigests = [...r.repoDigests, repoDigest].sort(compareStrings);
+          if (!(r.sources ?? []).includes(repository))
+            r.sources = [...(r.sources ?? []), repository];
+        });
+      },
+    };
+  }
+
+  async pull(ref: string, options: PullOptions): Promise<void> {
+    await this.#withLease((lease) =>
+      pull(this.#distributionHost(lease), {
+        ref,
+        auth: options.auth ?? {},
+        onProgress: options.onProgress ?? ((): void => undefined),
+        ...(options.platform !== undefined ? { platform: options.platform } : {}),
+        ...(options.allTags ? { allTags: true } : {}),
+      }),
+    );
+    this.#events.publish({ Type: 'image', Action: 'pull', id: ref, attributes: { name: ref } });
+  }
+
+  async push(ref: string, options: PushOptions): Promise<void> {
+    await this.#withLease((lease) =>
+      push(this.#distributionHost(lease), {
+        ref,
+        auth: options.auth ?? {},
+        onProgress: options.onProgress ?? ((): void => undefined),
+      }),
+    );
+    this.#events.publish({ Type: 'image', Action: 'push', id: ref, attributes: { name: ref } });
+  }
+
   // ---- unpacking -------------------------------------------------------------------------
 
   async unpack(image: ImageRecord): Promise<string | undefined> {
@@ -1194,7 +1272,11 @@ class Images implements ImageService {
     return image.chainIDs[image.chainIDs.length - 1];
   }
 
-  async #unpackLeased(image: ImageRecord, lease: Lease): Promise<void> {
+  async #unpackLeased(
+    image: ImageRecord,
+    lease: Lease,
+    onLayer?: (index: number, phase: 'start' | 'done') => void,
+  ): Promise<void> {
     const chain = chainIDs(image.config.rootfs.diff_ids);
     for (const c of chain) lease.snapshots.add(c);
     const manifest = await this.#manifest(image.manifest);
@@ -1206,6 +1288,7 @@ class Images implements ImageService {
       const diffID = image.config.rootfs.diff_ids[i];
       if (!layer || !diffID) continue;
       lease.digests.add(layer.digest);
+      onLayer?.(i, 'start');
       await this.#unpacking.withLock(key, () =>
         this.#unpackLayer(
           key,
@@ -1215,6 +1298,7 @@ class Images implements ImageService {
           lease,
         ),
       );
+      onLayer?.(i, 'done');
     }
   }
 
@@ -1300,6 +1384,8 @@ export interface NewImageServiceOptions {
    * the host ids their tar ids map to. The snapshotter must then hold only shifted layers.
    */
   ids?: IdShift;
+  /** Registries: mirrors, insecure hosts, certs.d, concurrency. Defaults as dockerd's. */
+  distribution?: Partial<DistributionOptions>;
 }
 
 /** Opens the image service: reads the records and collects what a crash may have left. */

@@ -71,7 +71,8 @@ describe('berth run', () => {
 
   test('an unknown image is a one-line error with exit 125 and changes nothing', async () => {
     const before = await engine.berth(['ps', '-a', '-q']);
-    const r = await engine.berth(['run', '--rm', 'nosuchimage:1', 'true']);
+    // --pull=never: no registry is reached (a pull would go to docker.io).
+    const r = await engine.berth(['run', '--rm', '--pull=never', 'nosuchimage:1', 'true']);
     assert.equal(r.code, 125);
     assert.match(r.stderr, /No such image: nosuchimage:1/);
     assert.equal(r.stderr.trim().split('\n').length <= 2, true);

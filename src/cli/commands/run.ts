@@ -7,9 +7,11 @@ import { CREATE_FLAGS, buildCreate } from '../container-config.js';
 import { proxySignals, streamSession } from '../attach-io.js';
 import { runFailure, startExitCode, withDefaultTag } from '../run-errors.js';
 import { daemonMessage } from '../errors.js';
+import { pullImage } from '../pull.js';
 
 /**
- * Creates the container (no pull: a missing image is an error) and writes --cidfile. Engine
+ * Creates the container, pulling a missing image first as docker does (unless --pull never;
+ * --pull always pulls first), and writes --cidfile. Engine
  * errors fail as `run` fails them (`berth: ...`, 125) or, for `create`, as docker create does
  * (the daemon's message alone, exit 1).
  */
@@ -21,22 +23,42 @@ export async function createContainer(
 ): Promise<{ id: string; plan: ReturnType<typeof buildCreate> }> {
   const plan = buildCreate(parsed.flags, parsed.args, { detach });
   const client = ctx.client();
-  let id: string;
-  try {
-    const created = await client.containerCreate(plan.request, plan.name);
-    id = created.Id;
-    for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
-  } catch (err: unknown) {
-    if (
-      err instanceof ClientError &&
-      err.statusCode === 404 &&
-      err.message.startsWith('No such image') &&
-      parsed.flags.string('pull') !== 'never'
-    ) {
-      ctx.stderr.write(`Unable to find image '${withDefaultTag(plan.image)}' locally\n`);
+  const pullPolicy = parsed.flags.string('pull') ?? 'missing';
+  const platform = parsed.flags.string('platform');
+  const pull = async (): Promise<void> => {
+    try {
+      await pullImage(ctx, plan.image, {
+        out: ctx.stderr,
+        ...(platform !== undefined && platform !== '' ? { platform } : {}),
+      });
+    } catch (err: unknown) {
+      if (as === 'create' && err instanceof ClientError) throw new ExitError(daemonMessage(err), 1);
+      throw runFailure(err);
     }
-    if (as === 'create' && err instanceof ClientError) throw new ExitError(daemonMessage(err), 1);
-    throw runFailure(err);
+  };
+  if (pullPolicy === 'always') await pull();
+  let id = '';
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const created = await client.containerCreate(plan.request, plan.name);
+      id = created.Id;
+      for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
+      break;
+    } catch (err: unknown) {
+      const missing =
+        err instanceof ClientError &&
+        err.statusCode === 404 &&
+        err.message.startsWith('No such image') &&
+        pullPolicy !== 'never';
+      if (missing && attempt === 0) {
+        ctx.stderr.write(`Unable to find image '${withDefaultTag(plan.image)}' locally\n`);
+        // Like docker: pull it, then create once more.
+        await pull();
+        continue;
+      }
+      if (as === 'create' && err instanceof ClientError) throw new ExitError(daemonMessage(err), 1);
+      throw runFailure(err);
+    }
   }
   const cidfile = parsed.flags.string('cidfile');
   if (cidfile !== undefined && cidfile !== '') {
