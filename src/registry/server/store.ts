@@ -682,8 +682,14 @@ class FsRegistryStore {
       try {
         st = await fs.stat(path.join(this.#uploads, uuid, 'state.json'));
       } catch (err: unknown) {
-        if (isNotFound(err)) continue;
-        throw err;
+        if (!isNotFound(err)) throw err;
+        // A session whose start a crash cut short: never acknowledged, aged by its folder.
+        try {
+          st = await fs.stat(path.join(this.#uploads, uuid));
+        } catch (err2: unknown) {
+          if (isNotFound(err2)) continue;
+          throw err2;
+        }
       }
       if (now - st.mtime.getTime() < options.uploadMaxAgeMs) continue;
       if (!options.dryRun) await this.#dropUpload(uuid);
