@@ -530,6 +530,13 @@ describe('the docker engine', () => {
             },
           );
           assert.equal(wrong.status, 401);
+          // The signing key lives under the root: a token outlives a restart of the server.
+          await reg.crash();
+          await reg.restart();
+          const later = await call(reg, 'GET', '/v2/auth/skopeo/tags/list', {
+            headers: { Authorization: `Bearer ${token}` },
+          });
+          assert.equal(later.status, 200);
           const forged = await call(reg, 'GET', '/v2/auth/skopeo/tags/list', {
             headers: { Authorization: `Bearer ${token.slice(0, -2)}xx` },
           });
