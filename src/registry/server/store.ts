@@ -31,6 +31,7 @@ import { RwLock } from './rwlock.js';
  *   repositories/<name>/_manifests/tags/<tag>   the digest the tag points at
  *   repositories/<name>/_referrers/<subject hex>/<hex>   the descriptor of a manifest with that subject
  *   tmp/                                        temporary files of manifest writes
+ *   serve.pid, auth/token.key                   the serving process and its token key (main.ts)
  *
  * Names are checked against the spec's grammar before they become paths, and the `_` prefix
  * cannot begin a name component, so repository folders never collide with these.
