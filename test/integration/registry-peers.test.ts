@@ -530,6 +530,13 @@ describe('the docker engine', () => {
             },
           );
           assert.equal(wrong.status, 401);
+          // The signing key lives under the root: a token outlives a restart of the server.
+          await reg.crash();
+          await reg.restart();
+          const later = await call(reg, 'GET', '/v2/auth/skopeo/tags/list', {
+            headers: { Authorization: `Bearer ${token}` },
+          });
+          assert.equal(later.status, 200);
           const forged = await call(reg, 'GET', '/v2/auth/skopeo/tags/list', {
             headers: { Authorization: `Bearer ${token.slice(0, -2)}xx` },
           });
@@ -661,6 +668,21 @@ describe('crashes and garbage collection', () => {
     try {
       const kept = await pushImage(reg, 'gcoff/app', 'v1');
       const orphan = await pushBlob(reg, 'gcoff/app', randomBytes(1234));
+      // Not under a running server, and not two servers on one root.
+      const busy = await sh(berthBin, ['registry', 'gc', '--root', root]);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, new RegExp(`a registry \\(pid ${reg.proc.pid}\\) is serving`));
+      const twice = await sh(berthBin, [
+        'registry',
+        'serve',
+        '--addr',
+        '127.0.0.1:0',
+        '--root',
+        root,
+      ]);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr, /is already serving/);
+      // A crash leaves the pid file behind; it names a process that is gone.
       await reg.crash();
       const dry = ok(
         await sh(berthBin, ['registry', 'gc', '--root', root, '--dry-run']),
@@ -680,6 +702,10 @@ describe('crashes and garbage collection', () => {
       const bad = await sh(berthBin, ['registry', 'gc', '--root', root, '--grace', 'soon']);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /invalid duration "soon"/);
+      const nowhere = await sh(berthBin, ['registry', 'gc', '--root', path.join(root, 'none')]);
+      assert.equal(nowhere.code, 1);
+      assert.match(nowhere.stderr, /no registry storage at /);
+      await assert.rejects(fs.stat(path.join(root, 'none')));
     } finally {
       await reg.stop();
     }

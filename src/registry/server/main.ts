@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isNotFound } from '../../errors/index.js';
+import { errnoCode, isNotFound } from '../../errors/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { HtpasswdVerifier, parseHtpasswd } from './auth.js';
 import { parseAddr, parseBytes, parseDuration } from './config.js';
@@ -66,6 +66,41 @@ async function tokenKey(root: string): Promise<Buffer> {
   return key;
 }
 
+/**
+ * One server per root, and no offline GC under a running one: `serve.pid` holds the serving
+ * process's pid. A pid file left by a crash names a process that is gone and is taken over.
+ */
+async function rootOwner(root: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await fs.readFile(path.join(root, 'serve.pid'), 'utf8')).trim());
+  } catch (err: unknown) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err: unknown) {
+    // EPERM: alive, under another user; ESRCH: gone.
+    return errnoCode(err) === 'EPERM' ? pid : undefined;
+  }
+}
+
+async function claimRoot(root: string): Promise<void> {
+  const owner = await rootOwner(root);
+  if (owner !== undefined) throw new Error(`a registry (pid ${owner}) is already serving ${root}`);
+  await fs.mkdir(root, { recursive: true });
+  await writeFileAtomic(path.join(root, 'serve.pid'), `${process.pid}\n`);
+}
+
+async function releaseRoot(root: string): Promise<void> {
+  if ((await rootOwner(root)) === undefined) {
+    await fs.rm(path.join(root, 'serve.pid'), { force: true });
+  }
+}
+
 export interface RunningRegistry {
   /** The address actually bound (port 0 resolved). */
   address: AddressInfo;
@@ -115,6 +150,7 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
     : undefined;
   const verifier = values.htpasswd === undefined ? undefined : await loadHtpasswd(values.htpasswd);
 
+  await claimRoot(root);
   const store = await newFsRegistryStore(root, { maxUploadSize, maxUploadSessions });
   let auth: AuthConfig = { kind: 'none' };
   if (values['token-auth'] && verifier) {
@@ -185,7 +221,9 @@ export async function startRegistry(argv: string[]): Promise<RunningRegistry> {
     close: () =>
       new Promise<void>((resolve) => {
         if (gcTimer) clearInterval(gcTimer);
-        server.close(() => resolve());
+        server.close(() => {
+          releaseRoot(root).then(resolve, resolve);
+        });
         server.closeAllConnections();
       }),
   };
@@ -223,12 +261,23 @@ export async function runRegistryGc(argv: string[]): Promise<void> {
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
-  const store = await newFsRegistryStore(path.resolve(values.root));
-  const report = await store.gc({
-    graceMs: parseDuration(values.grace),
-    uploadMaxAgeMs: parseDuration(values['upload-max-age']),
-    dryRun: values['dry-run'],
-  });
+  const graceMs = parseDuration(values.grace);
+  const uploadMaxAgeMs = parseDuration(values['upload-max-age']);
+  const root = path.resolve(values.root);
+  try {
+    await fs.stat(path.join(root, 'blobs'));
+  } catch (err: unknown) {
+    if (isNotFound(err)) throw new Error(`no registry storage at ${root}`);
+    throw err;
+  }
+  const owner = await rootOwner(root);
+  if (owner !== undefined) {
+    throw new Error(
+      `a registry (pid ${owner}) is serving ${root}: stop it first, or collect online with serve --gc-interval`,
+    );
+  }
+  const store = await newFsRegistryStore(root);
+  const report = await store.gc({ graceMs, uploadMaxAgeMs, dryRun: values['dry-run'] });
   const verb = values['dry-run'] ? 'would remove' : 'removed';
   for (const d of report.blobsRemoved) process.stdout.write(`${verb} blob ${d}\n`);
   for (const u of report.uploadsRemoved) process.stdout.write(`${verb} upload ${u}\n`);

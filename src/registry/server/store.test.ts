@@ -154,7 +154,10 @@ test('gc keeps referenced and young blobs, removes old unreferenced ones, never 
   report = await store.gc({ graceMs: 0, uploadMaxAgeMs: Infinity });
   assert.deepEqual(new Set(report.blobsRemoved), new Set([c, l, m]));
   assert.equal(await codeOf(store.statBlob('other', l)), 'BLOB_UNKNOWN');
-  // Stale uploads go once past their age limit.
+  // Stale uploads go once past their age limit, and so does a session a crash cut short.
+  const cut = '0a0a0a0a-0000-4000-8000-000000000000';
+  await fs.mkdir(path.join(root, 'uploads', cut));
   report = await store.gc({ graceMs: 0, uploadMaxAgeMs: 0 });
-  assert.deepEqual(report.uploadsRemoved, [open.uuid]);
+  assert.deepEqual(report.uploadsRemoved.sort(), [open.uuid, cut].sort());
+  assert.deepEqual(await fs.readdir(path.join(root, 'uploads')), []);
 });

@@ -31,6 +31,7 @@ import { RwLock } from './rwlock.js';
  *   repositories/<name>/_manifests/tags/<tag>   the digest the tag points at
  *   repositories/<name>/_referrers/<subject hex>/<hex>   the descriptor of a manifest with that subject
  *   tmp/                                        temporary files of manifest writes
+ *   serve.pid, auth/token.key                   the serving process and its token key (main.ts)
  *
  * Names are checked against the spec's grammar before they become paths, and the `_` prefix
  * cannot begin a name component, so repository folders never collide with these.
@@ -682,8 +683,14 @@ class FsRegistryStore {
       try {
         st = await fs.stat(path.join(this.#uploads, uuid, 'state.json'));
       } catch (err: unknown) {
-        if (isNotFound(err)) continue;
-        throw err;
+        if (!isNotFound(err)) throw err;
+        // A session whose start a crash cut short: never acknowledged, aged by its folder.
+        try {
+          st = await fs.stat(path.join(this.#uploads, uuid));
+        } catch (err2: unknown) {
+          if (isNotFound(err2)) continue;
+          throw err2;
+        }
       }
       if (now - st.mtime.getTime() < options.uploadMaxAgeMs) continue;
       if (!options.dryRun) await this.#dropUpload(uuid);
