@@ -66,6 +66,7 @@ function fakeContainers(over: Partial<ContainerService>): ContainerService {
     stats: unimplemented('stats'),
     update: unimplemented('update'),
     diff: unimplemented('diff'),
+    prepare: unimplemented('prepare'),
   };
   return { ...base, ...over };
 }

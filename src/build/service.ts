@@ -483,6 +483,8 @@ class Builder implements BuildService {
       },
     });
     run.containers.add(Id);
+    // Its files are read and written before it starts: only once its rootfs is the task's.
+    await this.#containers.prepare(Id);
     return Id;
   }
 

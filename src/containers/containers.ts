@@ -188,6 +188,11 @@ export interface ContainerService {
     },
   ): Promise<string>;
   /**
+   * Resolves once a created container's task is made and its rootfs mounted, so that stat,
+   * archive and diff calls from then on see the tree the container will run on.
+   */
+  prepare(ref: string): Promise<void>;
+  /**
    * The container's changes to its image as a layer tar (OCI whiteouts), as a commit stores
    * them; for the builder, which makes its own images from them.
    */

@@ -1186,6 +1186,12 @@ class Service implements ContainerService {
     this.#publish(r, 'extract-to-dir', { path: p });
   }
 
+  async prepare(ref: string): Promise<void> {
+    const live = this.#find(ref);
+    if (live.record.state.status !== 'created') return;
+    await this.#lock.withLock(live.record.id, () => this.#ensureTask(live));
+  }
+
   async diff(ref: string): Promise<Readable> {
     return this.#o.fs.diff(this.#find(ref).record);
   }

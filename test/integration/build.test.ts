@@ -152,6 +152,10 @@ async function saved(run: typeof anchor, ref: string): Promise<Buffer> {
   });
 }
 
+function saved2(ref: string): Promise<Buffer> {
+  return saved(berthDocker, ref);
+}
+
 /** A copy of a corpus case in a temporary directory, with what git cannot keep made there. */
 async function prepare(name: string): Promise<string> {
   const dir = path.join(tmp, name);
@@ -534,6 +538,58 @@ describe('berth build', () => {
     );
     assert.equal(out.stdout, 'from context\nhello world\nfirst world\nsecond $WHO\n');
   });
+  it('RUN --mount: a cache kept between builds, tmpfs and bind mounts left out of the layer', async () => {
+    const dir = await fs.mkdtemp(path.join(tmp, 'mounts-'));
+    await fs.mkdir(path.join(dir, 'src'));
+    await fs.writeFile(path.join(dir, 'src/b.txt'), 'bound\n');
+    await fs.writeFile(
+      path.join(dir, 'Dockerfile'),
+      [
+        `FROM ${base}`,
+        `RUN --mount=type=cache,target=/cache,id=${p} echo run >> /cache/log && wc -l < /cache/log > /count`,
+        'RUN --mount=type=tmpfs,target=/scratchpad echo hi > /scratchpad/x && ls /scratchpad > /tmpfs-list',
+        'RUN --mount=type=bind,source=src,target=/mnt cat /mnt/b.txt > /bound.txt',
+        'RUN --mount=type=bind,source=src,target=/mnt,rw echo w > /mnt/new && ls /mnt > /rwlist',
+        '',
+      ].join('\n'),
+    );
+    const tag = `${p}-mounts:1`;
+    must(await engine.berth(['build', '-t', tag, dir]), 'first');
+    must(await engine.berth(['build', '--no-cache', '-t', tag, dir]), 'second');
+    const out = must(
+      await engine.berth([
+        'run',
+        '--rm',
+        tag,
+        'sh',
+        '-c',
+        'cat /count /tmpfs-list /bound.txt /rwlist; ls -d /cache /scratchpad /mnt 2>&1 | wc -l',
+      ]),
+      'run',
+    );
+    assert.equal(out.stdout.replace(/ +/g, ''), '2\nx\nbound\nb.txt\nnew\n3\n');
+    assert.deepEqual(
+      await fs.readdir(path.join(dir, 'src')),
+      ['b.txt'],
+      'the context is untouched',
+    );
+    const saved = await facts(await saved2(tag), baseLayers, baseHistory);
+    const files = saved.layers.flat().map((l) => l.split(' ')[0]);
+    for (const gone of ['cache', 'scratchpad', 'mnt']) assert.ok(!files.includes(gone), gone);
+    const changed = await fs.readFile(path.join(dir, 'src/b.txt'), 'utf8');
+    assert.equal(changed, 'bound\n');
+    await fs.writeFile(path.join(dir, 'src/b.txt'), 'changed\n');
+    const again = must(
+      await engine.berth(['build', '-t', tag, dir]),
+      'after the bound file changed',
+    );
+    assert.deepEqual(
+      cacheHits(again.stdout),
+      [true, true, false, false],
+      'a bind source is part of the key',
+    );
+  });
+
   it('history shows the builder steps as docker does', async () => {
     const r = must(
       await engine.berth(['history', '--no-trunc', '--format', '{{.CreatedBy}}', `${p}-stdin:a`]),
