@@ -1,5 +1,7 @@
-import { stringify } from 'yaml';
+import { Document, isScalar, Scalar, visit } from 'yaml';
 import type { Project } from './model.js';
+
+const YAML11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
 function sorted(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sorted);
@@ -30,5 +32,14 @@ export function projectToDocument(project: Project): Record<string, unknown> {
 export function renderConfig(project: Project, format: 'yaml' | 'json' = 'yaml'): string {
   const doc = projectToDocument(project);
   if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
-  return stringify(doc, { lineWidth: 0, nullStr: 'null', aliasDuplicateObjects: false });
+  const d = new Document(doc, { aliasDuplicateObjects: false });
+  // Strings a YAML 1.1 reader takes for booleans are quoted, as Go's yaml.v3 writes them, so
+  // that older tools read `restart: "no"` back as a string.
+  visit(d, {
+    Scalar(_key, node) {
+      if (isScalar(node) && typeof node.value === 'string' && YAML11_BOOL.test(node.value))
+        node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return d.toString({ lineWidth: 0, nullStr: 'null' });
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml, YAMLParseError, type ScalarTag } from 'yaml';
 import { ComposeError } from './errors.js';
 import { parseEnvFile } from './env-file.js';
 import { interpolateTree, type Lookup } from './interpolate.js';
@@ -105,10 +105,26 @@ function readText(file: string): string {
   }
 }
 
+/**
+ * Go's yaml.v3 (which compose uses) reads `0755` as octal, as YAML 1.1 did; the yaml package's
+ * 1.2 core schema would read 755. File modes in secrets/configs depend on it.
+ */
+const GO_OCTAL: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  test: /^0[0-7]+$/,
+  resolve: (s: string) => parseInt(s, 8),
+};
+
 function parseDocument(text: string, file: string): Dict {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { merge: true, uniqueKeys: true, maxAliasCount: 10000 });
+    doc = parseYaml(text, {
+      merge: true,
+      uniqueKeys: true,
+      maxAliasCount: 10000,
+      customTags: (tags) => [GO_OCTAL, ...tags],
+    });
   } catch (err: unknown) {
     if (err instanceof YAMLParseError) {
       const where = err.linePos?.[0];

@@ -273,7 +273,7 @@ export function containerCreatePlan(
   set(host, 'Dns', svc.dns);
   set(host, 'DnsSearch', svc.dns_search);
   set(host, 'DnsOptions', svc.dns_opt);
-  set(host, 'ExtraHosts', svc.extra_hosts);
+  if (svc.extra_hosts) host.ExtraHosts = svc.extra_hosts.map((h) => h.replace('=', ':'));
   set(host, 'Sysctls', svc.sysctls);
   set(host, 'GroupAdd', svc.group_add);
   set(host, 'IpcMode', svc.ipc);

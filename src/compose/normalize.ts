@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ComposeError } from './errors.js';
 import { isDict, listToMap } from './merge.js';
+import { formatDuration, parseBytes, parseDuration } from './units.js';
 import type {
   BuildConfig,
   DependsOn,
@@ -238,11 +239,14 @@ function normalizeBuild(v: unknown, baseDir: string): BuildConfig {
   return b;
 }
 
+/** extra_hosts as compose-go v2 prints them: `host=ip` (the `host:ip` form is read too). */
 function extraHosts(v: unknown): string[] {
-  if (isDict(v)) return Object.entries(v).map(([h, ip]) => `${h}:${strings(ip).join(',')}`);
+  if (isDict(v)) return Object.entries(v).flatMap(([h, ip]) => strings(ip).map((i) => `${h}=${i}`));
   return strings(v).map((s) => {
-    const eq = s.indexOf('=');
-    return eq >= 0 ? `${s.slice(0, eq)}:${s.slice(eq + 1)}` : s;
+    if (s.includes('=')) return s;
+    // `host:ip`, where an IPv6 address itself has colons: the host is before the first.
+    const i = s.indexOf(':');
+    return i >= 0 ? `${s.slice(0, i)}=${s.slice(i + 1).replace(/^\[(.*)\]$/, '$1')}` : s;
   });
 }
 
@@ -322,9 +326,49 @@ export function normalizeService(
     if (typeof h.test === 'string') h.test = ['CMD-SHELL', h.test];
     s.healthcheck = h;
   }
+  for (const k of ['mem_limit', 'mem_reservation', 'shm_size'])
+    if (s[k] !== undefined) s[k] = bytes(s[k]);
+  if (s.memswap_limit !== undefined && s.memswap_limit !== -1)
+    s.memswap_limit = bytes(s.memswap_limit);
+  if (s.stop_grace_period !== undefined) s.stop_grace_period = duration(s.stop_grace_period);
+  if (s.healthcheck) {
+    const h = s.healthcheck as Dict;
+    for (const k of ['interval', 'timeout', 'start_period', 'start_interval'])
+      if (h[k] !== undefined) h[k] = duration(h[k]);
+  }
+  for (const v of s.volumes ?? [])
+    if (v.tmpfs?.size !== undefined) v.tmpfs = { ...v.tmpfs, size: Number(bytes(v.tmpfs.size)) };
+  if (isDict(raw.deploy)) s.deploy = normalizeDeploy(raw.deploy);
   const replicas = isDict(raw.deploy) ? raw.deploy.replicas : undefined;
   if (raw.scale === undefined && typeof replicas === 'number') s.scale = replicas;
   return s;
+}
+
+/** Sizes as compose-go's UnitBytes prints them: a decimal string of bytes. */
+function bytes(v: unknown): string {
+  return String(parseBytes(v as string | number));
+}
+
+/** Durations as compose-go prints them (Go's Duration.String). */
+function duration(v: unknown): string {
+  return formatDuration(parseDuration(v as string | number));
+}
+
+function normalizeDeploy(d: Dict): Dict {
+  const out = structuredClone(d);
+  const res = out.resources as Dict | undefined;
+  for (const part of ['limits', 'reservations']) {
+    const r = res?.[part] as Dict | undefined;
+    if (r?.memory !== undefined) r.memory = bytes(r.memory);
+    if (r?.cpus !== undefined) r.cpus = Number(r.cpus);
+  }
+  const rp = out.restart_policy as Dict | undefined;
+  for (const k of ['delay', 'window']) if (rp?.[k] !== undefined) rp[k] = duration(rp[k]);
+  for (const cfg of ['update_config', 'rollback_config']) {
+    const u = out[cfg] as Dict | undefined;
+    for (const k of ['delay', 'monitor']) if (u?.[k] !== undefined) u[k] = duration(u[k]);
+  }
+  return out;
 }
 
 /** Top-level networks: engine names filled, `default` added when a service uses it. */

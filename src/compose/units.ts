@@ -40,3 +40,25 @@ export function parseBytes(v: string | number): number {
   };
   return Math.round(Number(m[1]) * (mult[(m[2] as string).toLowerCase()] as number));
 }
+
+/** Go's time.Duration.String for nanoseconds: `1m30s`, `10s`, `500ms`, `0s`. */
+export function formatDuration(ns: number): string {
+  if (ns === 0) return '0s';
+  const sign = ns < 0 ? '-' : '';
+  let n = Math.abs(ns);
+  if (n < 1e3) return `${sign}${n}ns`;
+  if (n < 1e6) return `${sign}${trim(n / 1e3)}µs`;
+  if (n < 1e9) return `${sign}${trim(n / 1e6)}ms`;
+  let out = '';
+  const h = Math.floor(n / 3600e9);
+  n -= h * 3600e9;
+  const m = Math.floor(n / 60e9);
+  n -= m * 60e9;
+  if (h > 0) out += `${h}h`;
+  if (h > 0 || m > 0) out += `${m}m`;
+  return `${sign}${out}${trim(n / 1e9)}s`;
+}
+
+function trim(x: number): string {
+  return String(Number(x.toFixed(9)));
+}
