@@ -310,9 +310,11 @@ export async function waitDependencies(
   project: Project,
   name: string,
   containers: Map<string, ContainerSummary[]>,
+  only?: Set<string>,
 ): Promise<void> {
   const svc = project.services[name] as Service;
   for (const [dep, cond] of Object.entries(svc.depends_on ?? {})) {
+    if (only && !only.has(dep)) continue;
     const list = containers.get(dep) ?? [];
     if (list.length === 0) {
       if (!cond.required) continue;
@@ -427,7 +429,14 @@ export async function up(
       throw new ComposeError(
         `services.${name}: can't set container_name and ${name} as container name must be unique`,
       );
-    if (!options.noStart) await waitDependencies(s, project, name, byService);
+    if (!options.noStart)
+      await waitDependencies(
+        s,
+        project,
+        name,
+        byService,
+        options.noDeps ? new Set(services) : undefined,
+      );
     const existing = byService.get(name) ?? [];
     const kept: ContainerSummary[] = [];
     for (const c of existing) {
