@@ -417,6 +417,123 @@ volumes:
     assert.notEqual((await docker(anchorHost, ['network', 'inspect', `${project}_back`])).code, 0);
   });
 
+  test('up --build builds with POST /build; secrets and configs reach the container', async () => {
+    const bdir = path.join(work, 'build');
+    await fs.mkdir(path.join(bdir, 'ctx'), { recursive: true });
+    await fs.writeFile(
+      path.join(bdir, 'ctx/Dockerfile'),
+      'FROM busybox:latest\nARG GREETING=none\nRUN echo "built $GREETING" > /built\n',
+    );
+    await fs.writeFile(path.join(bdir, 'ctx/.dockerignore'), 'secret.txt\n');
+    await fs.writeFile(path.join(bdir, 'ctx/secret.txt'), 'not sent\n');
+    await fs.writeFile(path.join(bdir, 'pw.txt'), 'from-file\n');
+    const bfile = path.join(bdir, 'compose.yaml');
+    await fs.writeFile(
+      bfile,
+      `
+services:
+  app:
+    build:
+      context: ./ctx
+      args: {GREETING: hey}
+    command: sh -c 'cat /built /run/secrets/pw /run/secrets/token; echo; cat /etc/app.conf; echo; ls /secret.txt 2>&1; stat -c %a /run/secrets/token'
+    network_mode: none
+    secrets:
+      - pw
+      - source: token
+        mode: 0400
+    configs:
+      - source: conf
+        target: /etc/app.conf
+secrets:
+  pw: {file: ./pw.txt}
+  token: {environment: TOKEN}
+configs:
+  conf:
+    content: "key=\${TOKEN}"
+`,
+    );
+    const bp = `${project}-b`;
+    try {
+      const r = await ok(
+        compose(anchorHost, ['-f', bfile, '-p', bp, 'up', '--build', '--no-color'], {
+          env: { TOKEN: 'tok' },
+        }),
+        'up --build',
+      );
+      assert.match(r.stderr, new RegExp(`Image ${bp}-app  Built`));
+      const out = r.stdout
+        .split('\n')
+        .filter((l) => /^app-1 +\| /.test(l))
+        .map((l) => l.replace(/^app-1 +\| /, ''));
+      assert.deepEqual(out, [
+        'built hey',
+        'from-file',
+        'tok',
+        'key=tok',
+        'ls: /secret.txt: No such file or directory',
+        '400',
+      ]);
+      const images = await ok(compose(anchorHost, ['-f', bfile, '-p', bp, 'images']), 'images');
+      assert.match(images.stdout, new RegExp(`${bp}-app-1\\s+${bp}-app\\s+latest`));
+    } finally {
+      const d = await compose(anchorHost, ['-f', bfile, '-p', bp, 'down', '--rmi', 'local'], {
+        env: { TOKEN: 'tok' },
+      });
+      assert.equal(d.code, 0, d.stderr);
+    }
+    assert.notEqual(
+      (await docker(anchorHost, ['image', 'inspect', `${bp}-app`])).code,
+      0,
+      'down --rmi local removed the built image',
+    );
+  });
+
+  test("docker-compose v1 and berth compose see each other's projects by their labels", async (t) => {
+    const v1 = await runCommand('docker-compose', ['version', '--short'], {}).catch(
+      () => undefined,
+    );
+    if (!v1 || v1.code !== 0) {
+      t.skip('docker-compose (v1) is not installed (scripts/setup.sh installs it)');
+      return;
+    }
+    const vp = `${project}-v1`;
+    const vfile = path.join(work, 'v1.yaml');
+    await fs.writeFile(
+      vfile,
+      'services:\n  one:\n    image: busybox:latest\n    command: sleep 1000\n    network_mode: none\n    stop_signal: SIGKILL\n',
+    );
+    const v1env = { DOCKER_HOST: anchorHost };
+    try {
+      await ok(compose(anchorHost, ['-f', vfile, '-p', vp, 'up', '-d']), 'berth up');
+      const ps = await ok(
+        runCommand(
+          'docker-compose',
+          ['-f', vfile, '-p', vp, 'ps', '--services', '--filter', 'status=running'],
+          v1env,
+        ),
+        'v1 ps',
+      );
+      assert.equal(ps.stdout.trim(), 'one');
+      await ok(
+        runCommand(
+          'docker-compose',
+          ['-f', vfile, '-p', vp, 'up', '-d', '--scale', 'one=2', '--no-recreate'],
+          v1env,
+        ),
+        'v1 scale',
+      );
+      const ours = await ok(
+        compose(anchorHost, ['-f', vfile, '-p', vp, 'ps', '--format', '{{.Name}}']),
+        'berth ps',
+      );
+      assert.deepEqual(ours.stdout.trim().split('\n').sort(), [`${vp}-one-1`, `${vp}_one_2`]);
+    } finally {
+      await ok(compose(anchorHost, ['-f', vfile, '-p', vp, 'down', '-t', '0']), 'berth down');
+    }
+    assert.deepEqual(await projectContainers(anchorHost, vp), []);
+  });
+
   test('bad input fails clearly before anything is created', async () => {
     const bad = path.join(dir, 'bad.yaml');
     await fs.writeFile(
@@ -544,6 +661,41 @@ services:
     assert.match(down.stderr, new RegExp(`Container ${project}-db-1  Removed`));
     const left = await ok(
       engine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]),
+      'ps left',
+    );
+    assert.equal(left.stdout, '');
+  });
+
+  test('docker-compose v1 brings the same project up and down on berthd', async (t) => {
+    const v1 = await runCommand('docker-compose', ['version', '--short'], {}).catch(
+      () => undefined,
+    );
+    if (!v1 || v1.code !== 0) {
+      t.skip('docker-compose (v1) is not installed (scripts/setup.sh installs it)');
+      return;
+    }
+    const vp = `${project}-v1`;
+    const env = { DOCKER_HOST: engine.host };
+    await ok(
+      runCommand('docker-compose', ['-f', file, '-p', vp, 'up', '-d'], env, { timeoutMs: 120_000 }),
+      'v1 up',
+    );
+    const ours = await ok(
+      compose(engine.host, ['-f', file, '-p', vp, 'ps', '--format', '{{.Name}} {{.State}}']),
+      'berth ps',
+    );
+    assert.deepEqual(ours.stdout.trim().split('\n').sort(), [
+      `${vp}_app_1 running`,
+      `${vp}_db_1 running`,
+    ]);
+    await ok(
+      runCommand('docker-compose', ['-f', file, '-p', vp, 'down', '-t', '0'], env, {
+        timeoutMs: 120_000,
+      }),
+      'v1 down',
+    );
+    const left = await ok(
+      engine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${vp}`]),
       'ps left',
     );
     assert.equal(left.stdout, '');
