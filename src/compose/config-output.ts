@@ -26,6 +26,7 @@ export function projectToDocument(project: Project): Record<string, unknown> {
   if (Object.keys(project.volumes).length > 0) doc.volumes = sorted(project.volumes);
   if (Object.keys(project.secrets).length > 0) doc.secrets = sorted(project.secrets);
   if (Object.keys(project.configs).length > 0) doc.configs = sorted(project.configs);
+  for (const k of Object.keys(project.extensions).sort()) doc[k] = project.extensions[k];
   return doc;
 }
 

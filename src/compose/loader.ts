@@ -464,6 +464,7 @@ export function loadProject(options: LoadOptions): Project {
       name,
       workingDir,
     ),
+    extensions: Object.fromEntries(Object.entries(merged).filter(([k]) => k.startsWith('x-'))),
     profiles,
     warnings,
   };

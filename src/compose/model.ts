@@ -158,6 +158,8 @@ export interface Project {
   volumes: Record<string, VolumeConfig>;
   secrets: Record<string, FileObjectConfig>;
   configs: Record<string, FileObjectConfig>;
+  /** Top-level `x-` keys, kept as written (config prints them). */
+  extensions: Record<string, unknown>;
   /** Active profiles. */
   profiles: string[];
   /** Things compose warns about while loading (unset variables, obsolete `version`). */

@@ -421,9 +421,14 @@ export async function up(
     const svc = c.Labels?.[LABEL.service] ?? '';
     byService.set(svc, [...(byService.get(svc) ?? []), c]);
   }
+  const recreated = new Set<string>();
   for (const name of services) {
     const svc = project.services[name] as Service;
     const hash = serviceHash(svc);
+    // depends_on.restart: a kept container restarts when a dependency was recreated.
+    const restartForDeps = Object.entries(svc.depends_on ?? {}).some(
+      ([d, c]) => c.restart === true && recreated.has(d),
+    );
     const want = scaleOf(project, name, options);
     if (svc.container_name && want > 1)
       throw new ComposeError(
@@ -460,9 +465,18 @@ export async function up(
       if (current) {
         const changed = current.Labels?.[LABEL.configHash] !== hash;
         if (options.noRecreate || (!changed && !options.forceRecreate)) {
+          if (restartForDeps && !options.noStart && current.State === 'running') {
+            const cname = nameOf(current);
+            s.progress.event('Container', cname, 'Restarting');
+            await s.client.json('POST', `/containers/${current.Id}/restart`, {
+              query: { t: options.timeout },
+            });
+            s.progress.event('Container', cname, 'Restarted');
+          }
           result.push(current);
           continue;
         }
+        recreated.add(name);
         const cname = nameOf(current);
         s.progress.event('Container', cname, 'Recreate');
         const old = await inspect(s.client, current.Id);
@@ -479,6 +493,7 @@ export async function up(
         continue;
       }
       s.progress.event('Container', plan.name, 'Creating');
+      recreated.add(name);
       const id = await createFromPlan(s, project, name, plan);
       s.progress.event('Container', plan.name, 'Created');
       result.push(await summary(s.client, id));

@@ -99,6 +99,7 @@ export function projectOrName(ctx: ComposeContext, services: string[] = []): Pro
         volumes: {},
         secrets: {},
         configs: {},
+        extensions: {},
         profiles: [],
         warnings: [],
       };
