@@ -599,7 +599,10 @@ services:
   });
 
   test('up, ps, logs, exec, run, idempotent up and down', async () => {
-    const up = await ok(compose(engine.host, [...f(), 'up', '-d']), 'up');
+    const up = await ok(
+      compose(engine.host, [...f(), 'up', '-d', '--wait', '--wait-timeout', '60']),
+      'up --wait',
+    );
     assert.match(up.stderr, new RegExp(`Container ${project}-db-1  Healthy`));
     assert.match(up.stderr, new RegExp(`Container ${project}-app-1  Started`));
     const ids = await ok(
@@ -699,5 +702,52 @@ services:
       'ps left',
     );
     assert.equal(left.stdout, '');
+  });
+
+  test('create, start, top, pause, unpause, restart, cp, kill, wait, scale and rm', async () => {
+    const lp = `${project}-life`;
+    const lfile = path.join(work, 'life.yaml');
+    await fs.writeFile(
+      lfile,
+      'services:\n  box:\n    image: busybox\n    command: sleep 1000\n    network_mode: none\n    stop_signal: SIGKILL\n',
+    );
+    const g = ['-f', lfile, '-p', lp];
+    const states = async (): Promise<string> =>
+      (
+        await ok(compose(engine.host, [...g, 'ps', '-a', '--format', '{{.Name}} {{.State}}']), 'ps')
+      ).stdout.trim();
+    try {
+      await ok(compose(engine.host, [...g, 'create']), 'create');
+      assert.equal(await states(), `${lp}-box-1 created`);
+      await ok(compose(engine.host, [...g, 'start']), 'start');
+      assert.equal(await states(), `${lp}-box-1 running`);
+      const top = await ok(compose(engine.host, [...g, 'top']), 'top');
+      assert.match(top.stdout, new RegExp(`^${lp}-box-1\\n`));
+      assert.match(top.stdout, /sleep 1000/);
+      await ok(compose(engine.host, [...g, 'pause']), 'pause');
+      assert.equal(await states(), `${lp}-box-1 paused`);
+      await ok(compose(engine.host, [...g, 'unpause']), 'unpause');
+      assert.equal(await states(), `${lp}-box-1 running`);
+      await ok(compose(engine.host, [...g, 'restart', '-t', '0']), 'restart');
+      assert.equal(await states(), `${lp}-box-1 running`);
+      const src = path.join(work, 'cp-in.txt');
+      await fs.writeFile(src, 'copied\n');
+      await ok(compose(engine.host, [...g, 'cp', src, 'box:/tmp/in.txt']), 'cp in');
+      const back = path.join(work, 'cp-out.txt');
+      await ok(compose(engine.host, [...g, 'cp', 'box:/tmp/in.txt', back]), 'cp out');
+      assert.equal(await fs.readFile(back, 'utf8'), 'copied\n');
+      await ok(compose(engine.host, [...g, 'scale', 'box=2']), 'scale');
+      assert.equal(await states(), `${lp}-box-1 running\n${lp}-box-2 running`);
+      const waiting = compose(engine.host, [...g, 'wait', 'box']);
+      await ok(compose(engine.host, [...g, 'kill']), 'kill');
+      const w = await waiting;
+      assert.equal(w.code, 137, w.stderr);
+      assert.equal(await states(), `${lp}-box-1 exited\n${lp}-box-2 exited`);
+      const rm = await ok(compose(engine.host, [...g, 'rm', '-f']), 'rm');
+      assert.match(rm.stderr, new RegExp(`Container ${lp}-box-2  Removed`));
+      assert.equal(await states(), '');
+    } finally {
+      await compose(engine.host, [...g, 'down', '-t', '0']);
+    }
   });
 });
