@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(runc conmon busybox-static iproute2 iptables tini catatonit util-linux tar procps mmdebstrap docker-registry skopeo apache2-utils openssl)
+debs=(runc conmon busybox-static iproute2 iptables tini catatonit util-linux tar procps mmdebstrap docker-registry skopeo apache2-utils openssl docker-compose)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

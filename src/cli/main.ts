@@ -186,6 +186,7 @@ Common Commands:
   info        Display system-wide information
 
 Management Commands:
+  compose     Define and run multi-container applications
   container   Manage containers
   builder     Manage builds
   image       Manage images
@@ -282,6 +283,28 @@ export async function runCli(
     const mod = (await import(daemonPath)) as { runDaemon(argv: string[]): Promise<void> };
     await mod.runDaemon(rest.slice(1));
     return 0;
+  }
+  if (first === 'compose') {
+    // The Compose client lives in src/compose (a sibling client-side layer) with its own
+    // global flags before the subcommand, so it takes the rest of argv as it is.
+    const { runCompose } = await import('../compose/cli/index.js');
+    let composeClient: EngineClient | undefined;
+    return runCompose(
+      {
+        ...io,
+        name: 'compose',
+        host,
+        client: () => {
+          composeClient ??= newClient(
+            host,
+            env.DOCKER_API_VERSION ? { apiVersion: env.DOCKER_API_VERSION } : {},
+          );
+          return composeClient;
+        },
+      },
+      rest.slice(1),
+      env,
+    );
   }
   let key = first;
   let args = rest.slice(1);

@@ -135,6 +135,14 @@ test('timeouts are told with Go duration text', () => {
 });
 
 test('healthcheck validation as dockerd words it', () => {
+  // docker-py sends null for the fields it leaves unset; dockerd reads them as 0 (default).
+  validateHealthcheck({
+    Test: ['CMD', 'true'],
+    Interval: 1e9,
+    Timeout: null,
+    StartPeriod: null,
+    Retries: null,
+  } as unknown as Parameters<typeof validateHealthcheck>[0]);
   assert.throws(
     () => validateHealthcheck({ Interval: 500_000 }),
     /^.*Interval in Healthcheck cannot be less than 1ms$/,

@@ -69,8 +69,10 @@ export function healthTimings(hc: HealthConfig | null | undefined): {
 /** dockerd's validateHealthCheck, with its words. */
 export function validateHealthcheck(hc: HealthConfig | null | undefined): void {
   if (!hc) return;
-  const short = (v: number | undefined): boolean =>
-    v !== undefined && v !== 0 && v < minimumDuration;
+  // JSON null (docker-py, hence docker-compose v1, sends it for unset fields) decodes to 0 in
+  // dockerd: unset, not short.
+  const short = (v: number | undefined | null): boolean =>
+    v !== undefined && v !== null && v !== 0 && v < minimumDuration;
   if (short(hc.Interval))
     throw new InvalidArgumentError('Interval in Healthcheck cannot be less than 1ms');
   if (short(hc.Timeout))
