@@ -194,6 +194,14 @@ describe('image service on real stores', () => {
     assert.equal((await env.images.get(img.id.slice(7, 19))).id, img.id);
   });
 
+  it('bootstrap refuses names it has no recipe for, and tags nothing', async () => {
+    const before = (await env.images.summaries(new Map())).length;
+    for (const name of ['alpine', 'ubuntu:22.04', 'debian:nosuch', 'debian:bookworm-fat']) {
+      await assert.rejects(env.images.bootstrap(name), InvalidArgumentError, name);
+    }
+    assert.equal((await env.images.summaries(new Map())).length, before);
+  });
+
   it('inspects and lists like dockerd', async () => {
     const img = await env.images.get('busybox');
     const body = await env.images.inspect('busybox:latest');

@@ -12,7 +12,8 @@ const anchorTar = '/var/lib/berth-anchors/busybox-rootfs.tar';
 const sfx = randomBytes(3).toString('hex');
 const image = `etcfiles-${sfx}-img:latest`;
 const show =
-  'for f in /etc/hosts /etc/resolv.conf /etc/hostname; do echo "--- $f"; cat $f; echo "<EOF>"; done';
+  'for f in /etc/hosts /etc/resolv.conf /etc/hostname; do echo "--- $f"; cat $f; echo "<EOF>"; done; ' +
+  'echo "--- hostname"; hostname';
 
 let engine: Engine;
 
