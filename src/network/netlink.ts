@@ -91,13 +91,9 @@ export async function deleteLink(name: string): Promise<void> {
   await run('ip', ['link', 'delete', 'dev', name], { allowFailure: true });
 }
 
-/** Makes `dir` a private mount of its own, so that netns bind mounts inside it stay there. */
+/** The directory of the sandboxes' netns files (each file a bind mount of an nsfs inode). */
 export async function prepareNetnsDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o711 });
-  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  const mounted = mounts.split('\n').some((l) => l.split(' ')[4] === dir);
-  if (!mounted) await run('mount', ['--bind', dir, dir]);
-  await run('mount', ['--make-private', dir]);
 }
 
 /** A persistent network namespace at `file` with lo up; kept when it already is one. */
