@@ -161,13 +161,17 @@ class Service implements ContainerService {
     }
     this.#o.runtime.onExit((id, exit) => void this.#onExit(id, exit));
     await this.#sweepOrphans();
+    if (this.#o.network) {
+      // Before any restart policy starts a task again: what runs now is what keeps its network.
+      const states = await Promise.all(records.map((r) => this.#o.runtime.state(r.id)));
+      await this.#o.network.reconcile(
+        records.map((r, i) => ({
+          ...r,
+          running: states[i]?.status === 'running' || states[i]?.status === 'paused',
+        })),
+      );
+    }
     for (const live of this.#byId.values()) await this.#reconcile(live);
-    await this.#o.network?.reconcile(
-      [...this.#byId.values()].map((l) => ({
-        ...l.record,
-        running: l.record.state.status === 'running' || l.record.state.status === 'paused',
-      })),
-    );
   }
 
   /** Runtime tasks and snapshots that belong to no container: leftovers of crashed creates/removes. */

@@ -91,13 +91,9 @@ export async function deleteLink(name: string): Promise<void> {
   await run('ip', ['link', 'delete', 'dev', name], { allowFailure: true });
 }
 
-/** Makes `dir` a private mount of its own, so that netns bind mounts inside it stay there. */
+/** The directory of the sandboxes' netns files (each file a bind mount of an nsfs inode). */
 export async function prepareNetnsDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o711 });
-  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  const mounted = mounts.split('\n').some((l) => l.split(' ')[4] === dir);
-  if (!mounted) await run('mount', ['--bind', dir, dir]);
-  await run('mount', ['--make-private', dir]);
 }
 
 /** A persistent network namespace at `file` with lo up; kept when it already is one. */
@@ -170,11 +166,14 @@ export async function addVeth(p: VethPlan): Promise<void> {
   const inside = [
     `link set dev ${tmp} name ${p.ifname}`,
     `link set dev ${p.ifname} address ${p.mac}`,
-    ...p.addresses.map((a) => `addr add ${a}${a.includes(':') ? '' : ' brd +'} dev ${p.ifname}`),
+    // No duplicate address detection for IPv6: IPAM already made the address unique.
+    ...p.addresses.map(
+      (a) => `addr add ${a}${a.includes(':') ? ' nodad' : ' brd +'} dev ${p.ifname}`,
+    ),
     `link set dev ${p.ifname} up`,
   ];
   if (p.gateway) inside.push(`route replace default via ${p.gateway} dev ${p.ifname}`);
-  if (p.gateway6) inside.push(`-6 route replace default via ${p.gateway6} dev ${p.ifname}`);
+  if (p.gateway6) inside.push(`route replace default via ${p.gateway6} dev ${p.ifname}`);
   try {
     await ipBatch(inside, p.netns);
   } catch (err: unknown) {
@@ -221,31 +220,36 @@ export async function iptablesSave(): Promise<string> {
   return stdout;
 }
 
-/** berth's chains and the jumps into them, created when missing; Docker's left as they are. */
+/**
+ * berth's chains and the jumps into them, created when missing (one iptables-save, one
+ * iptables-restore --noflush); Docker's chains and rules are left as they are.
+ */
 export async function ensureChains(
   chains: Record<'filter' | 'nat', readonly string[]>,
   jumps: readonly { table: string; chain: string; spec: string; first: boolean }[],
 ): Promise<void> {
-  for (const [table, names] of Object.entries(chains)) {
-    for (const name of names)
-      await run('iptables', ['-w', '-t', table, '-N', name], { allowFailure: true });
+  const save = await iptablesSave();
+  const have = new Map<string, { chains: Set<string>; rules: Set<string> }>();
+  let table = '';
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      have.set(table, { chains: new Set(), rules: new Set() });
+    } else if (line.startsWith(':')) have.get(table)?.chains.add(line.slice(1).split(' ')[0] ?? '');
+    else if (line.startsWith('-A ')) have.get(table)?.rules.add(line.slice(3).trim());
   }
-  for (const j of jumps) {
-    const spec = j.spec.split(' ');
-    const check = await run('iptables', ['-w', '-t', j.table, '-C', j.chain, ...spec], {
-      allowFailure: true,
-    });
-    if (check.code === 0) continue;
-    await run('iptables', [
-      '-w',
-      '-t',
-      j.table,
-      j.first ? '-I' : '-A',
-      j.chain,
-      ...(j.first ? ['1'] : []),
-      ...spec,
-    ]);
+  const lines: string[] = [];
+  for (const t of ['filter', 'nat'] as const) {
+    const h = have.get(t);
+    const body: string[] = [];
+    for (const name of chains[t]) if (!h?.chains.has(name)) body.push(`:${name} - [0:0]`);
+    for (const j of jumps) {
+      if (j.table !== t || h?.rules.has(`${j.chain} ${j.spec}`)) continue;
+      body.push(j.first ? `-I ${j.chain} 1 ${j.spec}` : `-A ${j.chain} ${j.spec}`);
+    }
+    if (body.length > 0) lines.push(`*${t}`, ...body, 'COMMIT');
   }
+  if (lines.length > 0) await iptablesRestore(`${lines.join('\n')}\n`);
 }
 
 export async function setIpForward(): Promise<void> {

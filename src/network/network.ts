@@ -15,7 +15,8 @@ import type { PortMapping } from './ports.js';
  *   leased addresses are those of the live endpoints in these records, so the two cannot
  *   disagree after a crash; a restart brings live endpoints of containers that no longer run
  *   down, and deletes links, netns files and rules that belong to nothing.
- * Runtime state: `<exec-root>/netns/<container-id>`, the sandbox's bind-mounted netns.
+ * Runtime state: `<exec-root>/netns/<container-id>`, the sandbox's bind-mounted netns, made
+ * with the container's task (at create, ahead of start) and removed when the task ends.
  */
 
 /** A network as `GET /networks/{id}` shows it (Containers filled in at read time). */
@@ -114,7 +115,10 @@ export interface ContainerNetworking {
   sandbox(c: NetContainer): Promise<string | undefined>;
   /** Before the process starts: every attached network's endpoint up, /etc files rewritten. */
   up(c: NetContainer): Promise<void>;
-  /** After the process ended or a start failed: every endpoint down, leases released. */
+  /**
+   * After the process ended or a start failed: every endpoint down (veth, port rules), leases
+   * released, the netns file removed (the next task makes a new one).
+   */
   down(containerId: string): Promise<void>;
   /** At remove: endpoints down, netns file and attachments gone. */
   remove(containerId: string): Promise<void>;

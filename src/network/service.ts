@@ -546,11 +546,18 @@ class Service implements NetworkService {
       const given = c.config.HostConfig?.NetworkMode ?? '';
       attachments[n.Name] = this.#attachment(
         n,
-        eps[given] ?? eps[mode] ?? eps[n.Name] ?? eps[n.Id] ?? {},
+        eps[given] ??
+          eps[mode] ??
+          eps[n.Name] ??
+          eps[n.Id] ??
+          (this.#isDefault(n) ? eps['default'] : undefined) ??
+          {},
         c,
       );
       for (const [key, cfg] of Object.entries(eps)) {
+        // `default` is the docker CLI's name for the default network's endpoint.
         if (key === given || key === mode || key === n.Name || key === n.Id) continue;
+        if (key === 'default' && this.#isDefault(n)) continue;
         const other = this.#find(key);
         attachments[other.Name] = this.#attachment(other, cfg, c);
       }
@@ -812,6 +819,8 @@ class Service implements NetworkService {
       const s = this.#sandboxes.get(containerId);
       if (!s) return;
       for (const ep of Object.values(s.endpoints)) await this.#endpointDown(s, ep);
+      // The sandbox lives as long as a task: the next task makes it again, as dockerd's.
+      await deleteNetns(path.join(this.#netnsDir, containerId));
     });
   }
 
@@ -1028,8 +1037,10 @@ class Service implements NetworkService {
           this.#sandboxes.delete(s.containerId);
           continue;
         }
-        if (!c.running)
+        if (!c.running) {
           for (const ep of Object.values(s.endpoints)) await this.#endpointDown(s, ep);
+          await deleteNetns(path.join(this.#netnsDir, s.containerId));
+        }
       }
       for (const file of await listNetns(this.#netnsDir)) {
         if (!this.#sandboxes.has(path.basename(file))) await deleteNetns(file);

@@ -255,6 +255,90 @@ describe('networks', () => {
     assert.equal(await fetchFrom(`in2-${suffix}`, webIp), '');
   });
 
+  test('bridge options: own bridge name, icc off, IPv6 subnet, static address, prune', async () => {
+    const netName = `nt-${suffix}-o`;
+    const bridge = `bt${suffix}`;
+    await b(
+      'network',
+      'create',
+      '-o',
+      `com.docker.network.bridge.name=${bridge}`,
+      '-o',
+      'com.docker.network.bridge.enable_icc=false',
+      '--ipv6',
+      '--subnet',
+      '10.213.0.0/24',
+      '--subnet',
+      'fd00:213::/64',
+      netName,
+    );
+    assert.equal((await host('ip', ['link', 'show', bridge])).code, 0);
+    await b(
+      'run',
+      '-d',
+      '--name',
+      `o1-${suffix}`,
+      '--network',
+      netName,
+      '--ip',
+      '10.213.0.77',
+      ...httpd,
+    );
+    await b('run', '-d', '--name', `o2-${suffix}`, '--network', netName, 'busybox', 'sleep', '300');
+    assert.equal(await ipOf(`o1-${suffix}`, netName), '10.213.0.77');
+    const addrs = await b('exec', `o2-${suffix}`, 'ip', '-o', 'addr', 'show', 'eth0');
+    assert.match(addrs, /inet6 fd00:213::\S+\/64/);
+    // enable_icc=false: no traffic between containers of the network.
+    assert.equal(await fetchFrom(`o2-${suffix}`, '10.213.0.77'), '');
+    // In use: a second --ip of the same address fails at start, the first keeps it.
+    const dup = await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      `o3-${suffix}`,
+      '--network',
+      netName,
+      '--ip',
+      '10.213.0.77',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /Address already in use/);
+    await b('rm', '-f', `o1-${suffix}`, `o2-${suffix}`, `o3-${suffix}`);
+    const pruned = await b('network', 'prune', '-f');
+    assert.match(pruned, new RegExp(`^${netName}$`, 'm'));
+    assert.notEqual((await host('ip', ['link', 'show', bridge])).code, 0);
+  });
+
+  test('default bridge: no embedded DNS, --link writes hosts entries', async () => {
+    const web = await b('run', '-d', '--name', `lw-${suffix}`, ...httpd);
+    await b(
+      'run',
+      '-d',
+      '--name',
+      `lc-${suffix}`,
+      '--link',
+      `lw-${suffix}:db`,
+      'busybox',
+      'sleep',
+      '300',
+    );
+    const hosts = await b('exec', `lc-${suffix}`, 'cat', '/etc/hosts');
+    const ip = await ipOf(`lw-${suffix}`, 'bridge');
+    assert.match(
+      hosts,
+      new RegExp(`^${ip.replaceAll('.', '\\.')}\\tdb ${web.slice(0, 12)} lw-${suffix}$`, 'm'),
+    );
+    assert.doesNotMatch(
+      await b('exec', `lc-${suffix}`, 'cat', '/etc/resolv.conf'),
+      /127\.0\.0\.11/,
+    );
+    assert.equal(await fetchFrom(`lc-${suffix}`, 'db'), web.slice(0, 12));
+    await b('rm', '-f', `lw-${suffix}`, `lc-${suffix}`);
+  });
+
   test('published ports answer on 127.0.0.1 and the host address; -P; port; conflicts', async () => {
     const port = 20000 + Math.floor(Math.random() * 5000);
     const id = await b(
@@ -343,6 +427,7 @@ describe('networks', () => {
     assert.deepEqual(now, {
       ...withAll,
       veths: withAll.veths - 1,
+      netns: withAll.netns - 1,
       rules: withAll.rules - 3,
       leases: withAll.leases - 1,
     });
