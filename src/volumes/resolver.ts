@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError, isNotFound } from '../errors/index.js';
 import type { HostConfigMount } from '../spec/engine.js';
+import { resolveInRoot } from '../archive/root-path.js';
+import { mountAll, unmount } from '../mount/mount-linux.js';
 import { run } from '../util/exec.js';
 import {
   inheritedMount,
@@ -66,6 +68,15 @@ export interface MountResolver {
   resume(containerId: string, mounts: readonly MountPointRecord[]): Promise<void>;
   /** The container's task is gone: its volume device mounts are let go. */
   finish(containerId: string, mounts: readonly MountPointRecord[]): Promise<void>;
+  /**
+   * Runs `fn` with the container's binds and volumes mounted over a host view of its tree
+   * (`root`), as dockerd does for `cp` and the archive routes, and unmounts them after.
+   */
+  withMounts<T>(
+    root: string,
+    mounts: readonly MountPointRecord[],
+    fn: (root: string) => Promise<T>,
+  ): Promise<T>;
   /** The container is removed: releases its volumes, removing its anonymous ones when asked. */
   release(
     containerId: string,
@@ -77,6 +88,11 @@ export interface MountResolver {
 /** For a look-up where a missing volume is an answer, not an error. */
 function absent(err: unknown): undefined {
   if (err instanceof NotFoundError) return undefined;
+  throw err;
+}
+
+function absentFile(err: unknown): undefined {
+  if (isNotFound(err)) return undefined;
   throw err;
 }
 
@@ -261,6 +277,38 @@ class Resolver implements MountResolver {
       });
     }
     return out;
+  }
+
+  async withMounts<T>(
+    root: string,
+    mounts: readonly MountPointRecord[],
+    fn: (root: string) => Promise<T>,
+  ): Promise<T> {
+    const done: string[] = [];
+    const depth = (m: MountPointRecord): number => m.Destination.split('/').length;
+    try {
+      for (const m of [...mounts].sort((a, b) => depth(a) - depth(b))) {
+        if (m.Type === 'tmpfs' || m.Source === '') continue;
+        const st = await fs.stat(m.Source).catch(absentFile);
+        if (!st) continue;
+        // Inside the root whatever its symlinks say: a link in the image cannot aim a mount
+        // at the host.
+        const target = await resolveInRoot(root, m.Destination);
+        if (st.isDirectory()) await fs.mkdir(target, { recursive: true });
+        else if (!(await exists(target))) {
+          await fs.mkdir(path.dirname(target), { recursive: true });
+          await fs.writeFile(target, '');
+        }
+        await mountAll(
+          [{ type: 'bind', source: m.Source, options: ['rbind', ...(m.RW ? [] : ['ro'])] }],
+          target,
+        );
+        done.push(target);
+      }
+      return await fn(root);
+    } finally {
+      for (const target of done.reverse()) await unmount(target, { detach: true });
+    }
   }
 
   async resume(containerId: string, mounts: readonly MountPointRecord[]): Promise<void> {
