@@ -1143,6 +1143,14 @@ class Service implements ContainerService {
 
   // ---- filesystem ---------------------------------------------------------------------------
 
+  /** {@link #withRootfs} with the container's binds and volumes over it, for the archive routes. */
+  async #withRootfsMounts<T>(r: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
+    const resolver = this.#o.mounts;
+    if (!resolver || !r.mounts || r.mounts.length === 0) return this.#withRootfs(r, fn);
+    const mounts = r.mounts;
+    return this.#withRootfs(r, (root) => resolver.withMounts(root, mounts, fn));
+  }
+
   /** Runs `fn` with the container's tree visible at a path: the task's rootfs, or a temporary mount. */
   async #withRootfs<T>(r: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
     const state = await this.#o.runtime.state(r.id);
@@ -1164,13 +1172,13 @@ class Service implements ContainerService {
 
   async statPath(ref: string, p: string): Promise<PathStat> {
     const r = this.#find(ref).record;
-    return this.#withRootfs(r, (root) => this.#o.fs.stat(root, p));
+    return this.#withRootfsMounts(r, (root) => this.#o.fs.stat(root, p));
   }
 
   async getArchive(ref: string, p: string): Promise<{ stat: PathStat; tar: Readable }> {
     const r = this.#find(ref).record;
     const result = await this.#o.fs
-      .getArchive(r, p, (fn) => this.#withRootfs(r, fn))
+      .getArchive(r, p, (fn) => this.#withRootfsMounts(r, fn))
       .catch((err: unknown) => namingContainer(err, ref));
     this.#publish(r, 'archive-path', { path: p });
     return result;
@@ -1186,7 +1194,7 @@ class Service implements ContainerService {
     if (r.config.HostConfig?.ReadonlyRootfs) {
       throw new InvalidArgumentError('container rootfs is marked read-only');
     }
-    await this.#withRootfs(r, (root) => this.#o.fs.putArchive(root, p, tar, options));
+    await this.#withRootfsMounts(r, (root) => this.#o.fs.putArchive(root, p, tar, options));
     this.#publish(r, 'extract-to-dir', { path: p });
   }
 

@@ -1,7 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, NotFoundError, isNotFound } from '../errors/index.js';
+import { ConflictError, InvalidArgumentError, NotFoundError, isNotFound } from '../errors/index.js';
 import type { HostConfigMount } from '../spec/engine.js';
+import { resolveInRoot } from '../archive/root-path.js';
+import { mountAll, unmount } from '../mount/mount-linux.js';
 import { run } from '../util/exec.js';
 import {
   inheritedMount,
@@ -66,12 +68,32 @@ export interface MountResolver {
   resume(containerId: string, mounts: readonly MountPointRecord[]): Promise<void>;
   /** The container's task is gone: its volume device mounts are let go. */
   finish(containerId: string, mounts: readonly MountPointRecord[]): Promise<void>;
+  /**
+   * Runs `fn` with the container's binds and volumes mounted over a host view of its tree
+   * (`root`), as dockerd does for `cp` and the archive routes, and unmounts them after.
+   */
+  withMounts<T>(
+    root: string,
+    mounts: readonly MountPointRecord[],
+    fn: (root: string) => Promise<T>,
+  ): Promise<T>;
   /** The container is removed: releases its volumes, removing its anonymous ones when asked. */
   release(
     containerId: string,
     mounts: readonly MountPointRecord[],
     options: { removeAnonymous: boolean },
   ): Promise<void>;
+}
+
+/** For a look-up where a missing volume is an answer, not an error. */
+function absent(err: unknown): undefined {
+  if (err instanceof NotFoundError) return undefined;
+  throw err;
+}
+
+function absentFile(err: unknown): undefined {
+  if (isNotFound(err)) return undefined;
+  throw err;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -166,7 +188,11 @@ class Resolver implements MountResolver {
       for (const m of plan) out.push(await this.#resolveOne(containerId, m, created));
     } catch (err: unknown) {
       await this.release(containerId, out, { removeAnonymous: false });
-      for (const name of created) await this.#volumes.remove(name, { force: true });
+      // Best effort: a volume another container took meanwhile stays, and the error that
+      // matters is the one that stopped this create.
+      for (const name of created) {
+        await this.#volumes.remove(name, { force: true }).catch(() => undefined);
+      }
       throw err;
     }
     return out.sort((a, b) => a.Destination.localeCompare(b.Destination));
@@ -180,7 +206,7 @@ class Resolver implements MountResolver {
     const { DriverOpts, Labels, ...record } = m;
     if (record.Type !== 'volume') return record;
     let name = record.Name;
-    const existing = name === '' ? undefined : await this.#volumes.get(name).catch(() => undefined);
+    const existing = name === '' ? undefined : await this.#volumes.get(name).catch(absent);
     if (!existing) {
       const v = await this.#volumes.create(
         {
@@ -207,7 +233,7 @@ class Resolver implements MountResolver {
       } catch (err: unknown) {
         // A volume removed behind berth's back: the container keeps its record, and its
         // start fails with "no such volume".
-        if (!isNotFound(err)) throw err;
+        if (!(err instanceof NotFoundError)) throw err;
       }
     }
   }
@@ -253,9 +279,45 @@ class Resolver implements MountResolver {
     return out;
   }
 
+  async withMounts<T>(
+    root: string,
+    mounts: readonly MountPointRecord[],
+    fn: (root: string) => Promise<T>,
+  ): Promise<T> {
+    const done: string[] = [];
+    const depth = (m: MountPointRecord): number => m.Destination.split('/').length;
+    try {
+      for (const m of [...mounts].sort((a, b) => depth(a) - depth(b))) {
+        if (m.Type === 'tmpfs' || m.Source === '') continue;
+        const st = await fs.stat(m.Source).catch(absentFile);
+        if (!st) continue;
+        // Inside the root whatever its symlinks say: a link in the image cannot aim a mount
+        // at the host.
+        const target = await resolveInRoot(root, m.Destination);
+        if (st.isDirectory()) await fs.mkdir(target, { recursive: true });
+        else if (!(await exists(target))) {
+          await fs.mkdir(path.dirname(target), { recursive: true });
+          await fs.writeFile(target, '');
+        }
+        await mountAll(
+          [{ type: 'bind', source: m.Source, options: ['rbind', ...(m.RW ? [] : ['ro'])] }],
+          target,
+        );
+        done.push(target);
+      }
+      return await fn(root);
+    } finally {
+      for (const target of done.reverse()) await unmount(target, { detach: true });
+    }
+  }
+
   async resume(containerId: string, mounts: readonly MountPointRecord[]): Promise<void> {
     for (const m of mounts) {
-      if (m.Type === 'volume') await this.#volumes.mount(m.Name, containerId).catch(() => '');
+      if (m.Type !== 'volume') continue;
+      // The container runs on whatever it has; a volume that cannot be held again is said.
+      await this.#volumes.mount(m.Name, containerId).catch((err: unknown) => {
+        console.error(`berthd: volume ${m.Name} of container ${containerId}:`, err);
+      });
     }
   }
 
@@ -275,9 +337,12 @@ class Resolver implements MountResolver {
       await this.#volumes.unmount(m.Name, containerId);
       this.#volumes.release(m.Name, containerId);
       if (!options.removeAnonymous || this.#volumes.users(m.Name).length > 0) continue;
-      const v = await this.#volumes.get(m.Name).catch(() => undefined);
+      const v = await this.#volumes.get(m.Name).catch(absent);
       if (v && v.Labels && Object.hasOwn(v.Labels, anonymousLabel)) {
-        await this.#volumes.remove(m.Name, { force: true }).catch(() => undefined);
+        await this.#volumes.remove(m.Name, { force: true }).catch((err: unknown) => {
+          // Taken by a container created meanwhile: it stays, as dockerd leaves it.
+          if (!(err instanceof ConflictError)) throw err;
+        });
       }
     }
   }

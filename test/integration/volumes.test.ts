@@ -420,6 +420,52 @@ describe('containers with volumes', () => {
     assert.ok(!(await volumeNames()).includes(`${p}-drv`));
   });
 
+  test('cp reaches into volumes and binds, running or stopped, as dockerd', async () => {
+    const v = `${p}-cp`;
+    const local = path.join(tmp, 'cp-in.txt');
+    await fs.writeFile(local, 'copied in\n');
+    const id = (
+      await berth(
+        'run',
+        '-d',
+        '-v',
+        `${v}:/vol`,
+        '-v',
+        `${tmp}:/hostdir:ro`,
+        'busybox',
+        'sleep',
+        '60',
+      )
+    ).trim();
+    await berth('cp', local, `${id}:/vol/in.txt`);
+    assert.equal(await berth('exec', id, 'cat', '/vol/in.txt'), 'copied in\n');
+    assert.equal(
+      await fs.readFile(path.join(engine.dataRoot, 'volumes', v, '_data', 'in.txt'), 'utf8'),
+      'copied in\n',
+    );
+    await berth('exec', id, 'sh', '-c', 'echo from ctr > /vol/out.txt');
+    const out = path.join(tmp, 'cp-out.txt');
+    await berth('cp', `${id}:/vol/out.txt`, out);
+    assert.equal(await fs.readFile(out, 'utf8'), 'from ctr\n');
+    assert.equal(
+      await berth('cp', `${id}:/hostdir/cp-in.txt`, '-'),
+      await berth('cp', `${id}:/hostdir/cp-in.txt`, '-'),
+    );
+    await berth('stop', '-t', '0', id);
+    const out2 = path.join(tmp, 'cp-out2.txt');
+    await berth('cp', `${id}:/vol/in.txt`, out2);
+    assert.equal(await fs.readFile(out2, 'utf8'), 'copied in\n');
+    // Nothing is left mounted on the container's tree, running or stopped.
+    const left = (await fs.readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(engine.dataRoot) || m.startsWith(engine.execRoot))
+      .filter((m) => m.endsWith('/vol') || m.endsWith('/hostdir'));
+    assert.deepEqual(left, []);
+    await berth('rm', id);
+    await berth('volume', 'rm', v);
+  });
+
   test('a volume in use cannot be removed, even with force: 409 with dockerd words', async () => {
     const v = `${p}-busy`;
     const id = (await berth('create', '-v', `${v}:/d`, 'busybox', 'true')).trim();
