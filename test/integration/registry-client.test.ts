@@ -812,6 +812,26 @@ describe(
       const tokenRequests: string[] = [];
       const front = http.createServer((req, res) => {
         const u = new URL(req.url ?? '/', 'http://x');
+        if (u.pathname === '/token' && req.method === 'POST') {
+          let form = '';
+          req.on('data', (b: Buffer) => (form += b.toString()));
+          req.on('end', () => {
+            const f = new URLSearchParams(form);
+            tokenRequests.push(
+              `refresh ${f.get('grant_type')} ${f.get('refresh_token')} ${f.get('scope')}`,
+            );
+            if (f.get('refresh_token') !== 'refresh-abc') {
+              res
+                .writeHead(401, { 'Content-Type': 'application/json' })
+                .end('{"errors":[{"code":"UNAUTHORIZED","message":"bad token"}]}');
+              return;
+            }
+            res
+              .writeHead(200, { 'Content-Type': 'application/json' })
+              .end('{"access_token":"tok-123"}');
+          });
+          return;
+        }
         if (u.pathname === '/token') {
           tokenRequests.push(
             `${u.searchParams.get('service')} ${u.searchParams.getAll('scope').join(',')}`,
@@ -865,6 +885,20 @@ describe(
         ok(await berth(['pull', ref]), 'pull with a bearer token');
         assert.ok(
           tokenRequests.includes('berth-test repository:priv/busybox:pull'),
+          tokenRequests.join('\n'),
+        );
+        ok(await berth(['rmi', ref]), 'rmi');
+        ok(await berth(['logout', host]), 'logout');
+
+        // An identity token (OAuth2 refresh token) in the config is exchanged by a form POST.
+        await fs.mkdir(path.join(home, '.berth'), { recursive: true });
+        await fs.writeFile(
+          path.join(home, '.berth', 'config.json'),
+          JSON.stringify({ auths: { [host]: { identitytoken: 'refresh-abc' } } }),
+        );
+        ok(await berth(['pull', ref]), 'pull with an identity token');
+        assert.ok(
+          tokenRequests.includes('refresh refresh_token refresh-abc repository:priv/busybox:pull'),
           tokenRequests.join('\n'),
         );
         ok(await berth(['rmi', ref]), 'rmi');

@@ -179,18 +179,39 @@ class Session {
       u.searchParams.set('service', challenge.params.service);
     for (const s of scopes) u.searchParams.append('scope', s);
     const headers: Record<string, string> = {};
-    const basic = this.#basic();
-    if (basic !== undefined) {
-      headers.Authorization = basic;
-      u.searchParams.set('account', this.#auth.username ?? '');
+    let res: HttpResponse;
+    const refresh = this.#auth.identitytoken;
+    if (refresh !== undefined) {
+      // An identity token is an OAuth2 refresh token: exchanged by a form POST to the realm.
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: refresh,
+        client_id: 'berth',
+      });
+      if (challenge.params.service !== undefined) form.set('service', challenge.params.service);
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      res = await send({
+        method: 'POST',
+        url: realm,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(form.toString()),
+        tls: this.#tls,
+        insecure: this.#endpoint?.insecure ?? false,
+      });
+    } else {
+      const basic = this.#basic();
+      if (basic !== undefined) {
+        headers.Authorization = basic;
+        u.searchParams.set('account', this.#auth.username ?? '');
+      }
+      res = await send({
+        method: 'GET',
+        url: u.toString(),
+        headers,
+        tls: this.#tls,
+        insecure: this.#endpoint?.insecure ?? false,
+      });
     }
-    const res = await send({
-      method: 'GET',
-      url: u.toString(),
-      headers,
-      tls: this.#tls,
-      insecure: this.#endpoint?.insecure ?? false,
-    });
     if (res.status === 401 || res.status === 403) {
       const msg = await registryMessage(res);
       throw new UnauthorizedError(`Get "${realm}": unauthorized: ${msg}`);
