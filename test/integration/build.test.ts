@@ -221,6 +221,8 @@ after(async () => {
 interface Case {
   name: string;
   args?: string[];
+  /** A fixed tag, for a later case to build on. */
+  tag?: string;
 }
 
 const cases: Case[] = [
@@ -245,6 +247,8 @@ const cases: Case[] = [
   { name: 'escape' },
   { name: 'scratch' },
   { name: 'volume-run' },
+  { name: 'onbuild-parent', tag: `${p}-onbuild-parent:latest` },
+  { name: 'onbuild-child', args: ['--build-arg', `PARENT=${p}-onbuild-parent:latest`] },
 ];
 
 describe('corpus: berth builds what the classic builder builds', () => {
@@ -252,7 +256,7 @@ describe('corpus: berth builds what the classic builder builds', () => {
     const label = `${c.name}${c.args ? ` ${c.args.join(' ')}` : ''}`;
     it(label, async () => {
       const dir = await prepare(`${c.name}`);
-      const tag = `${p}-${c.name}:${randomBytes(2).toString('hex')}`;
+      const tag = c.tag ?? `${p}-${c.name}:${randomBytes(2).toString('hex')}`;
       const args = ['build', '-t', tag, '--build-arg', `BASE=${base}`, ...(c.args ?? []), dir];
       anchorImages.add(tag);
       const a = must(await anchor(args), `anchor ${label}`);
@@ -588,6 +592,31 @@ describe('berth build', () => {
       [true, true, false, false],
       'a bind source is part of the key',
     );
+  });
+
+  it('SOURCE_DATE_EPOCH gives the same image for the same inputs', async () => {
+    const dir = await fs.mkdtemp(path.join(tmp, 'epoch-'));
+    await fs.writeFile(path.join(dir, 'f.txt'), 'same\n');
+    await fs.writeFile(
+      path.join(dir, 'Dockerfile'),
+      `FROM ${base}\nENV E=1\nCOPY f.txt /dst/\nRUN echo made > /made && mkdir -p /d/e\nWORKDIR /w\n`,
+    );
+    const args = ['build', '-q', '--no-cache', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', dir];
+    const a = must(await engine.berth(args), 'first').stdout.trim();
+    await new Promise((r) => setTimeout(r, 1100));
+    const b = must(await engine.berth(args), 'second').stdout.trim();
+    assert.match(a, /^sha256:/);
+    assert.equal(b, a);
+    const created = must(
+      await engine.berth(['image', 'inspect', '--format', '{{.Created}}', a]),
+      'inspect',
+    );
+    assert.match(created.stdout, /^2023-11-14T22:13:20/);
+    const plain = must(
+      await engine.berth(['build', '-q', '--no-cache', dir]),
+      'no epoch',
+    ).stdout.trim();
+    assert.notEqual(plain, a);
   });
 
   it('history shows the builder steps as docker does', async () => {
