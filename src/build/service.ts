@@ -1006,11 +1006,13 @@ class Builder implements BuildService {
       const hash = await hashEntries(entries);
       const contentHash =
         archives.length > 0 ? cacheKey({ hash, archiveHashes }).slice('sha256:'.length) : hash;
+      // dockerd writes a lone URL's hash bare, others as kind:hash.
+      const source = urls.length === 1 && count === 1 ? contentHash : `${kind}:${contentHash}`;
       // dockerd writes the --chown comment glued to the source hash.
       const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
       const createdBy = nopCreatedByOne(
         state.config,
-        `${keyword} ${chownComment}${kind}:${contentHash} in ${destWritten} `,
+        `${keyword} ${chownComment}${source} in ${destWritten} `,
       );
       const key = this.#key(run, {
         parent: current?.id ?? '',
