@@ -2,11 +2,14 @@ import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 
 /**
- * A RUN container's diff as dockerd's layer has it: without the mount points the engine makes
- * for /etc/hostname, /etc/hosts and /etc/resolv.conf (dockerd keeps those in the container's
- * init layer, never in a commit), nor the /etc directory when nothing else in it changed.
+ * A step container's diff as dockerd's layer has it: without the mount points the engine
+ * makes for /etc/hostname, /etc/hosts, /etc/resolv.conf, /proc, /sys and /dev (dockerd keeps
+ * those in the container's init layer, never in a commit), nor the /etc directory when nothing else in it changed;
+ * with an epoch, no entry's time later than it (reproducible layers).
  */
-const mountPoints = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf']);
+const mountPoints = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'dev/console']);
+/** Directories the runtime mounts over (proc, sysfs, the /dev tmpfs and its mounts). */
+const mountDirs = new Set(['proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'dev/mqueue']);
 
 function clean(name: string): string {
   return name.replace(/^\.\//, '').replace(/\/+$/, '');
@@ -16,7 +19,11 @@ function clean(name: string): string {
  * Copies a layer tar, leaving out the engine's own mount points and the directories made as
  * targets of RUN mounts (`targets`, absolute), which are no part of the step's changes.
  */
-export function withoutMountPoints(layer: Readable, targets: readonly string[] = []): Readable {
+export function withoutMountPoints(
+  layer: Readable,
+  targets: readonly string[] = [],
+  epoch?: Date,
+): Readable {
   const dropped = new Set(targets.map((t) => clean(t.replace(/^\/+/, ''))));
   const ex = tar.extract();
   const pack = tar.pack();
@@ -34,12 +41,15 @@ export function withoutMountPoints(layer: Readable, targets: readonly string[] =
         const chunks: Buffer[] = [];
         for await (const c of entry) chunks.push(c as Buffer);
         const h = entry.header;
+        // SOURCE_DATE_EPOCH: no time in the layer later than it.
+        if (epoch && h.mtime && h.mtime > epoch) h.mtime = epoch;
         const name = clean(h.name);
         if (name === 'etc' && h.type === 'directory') {
           pendingEtc = h;
           continue;
         }
         if (mountPoints.has(name)) continue;
+        if (mountDirs.has(name) && h.type === 'directory') continue;
         if (dropped.has(name) && h.type === 'directory') continue;
         if (pendingEtc && name.startsWith('etc/')) {
           await put(pendingEtc);

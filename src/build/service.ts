@@ -74,6 +74,8 @@ interface Run {
   stages: Map<number, { image: ImageRecord | undefined; config: ImageRuntimeConfig }>;
   /** Build args the Dockerfile declared. */
   used: Set<string>;
+  /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
+  epoch?: Date;
   containers: Set<string>;
 }
 
@@ -155,6 +157,13 @@ class Builder implements BuildService {
         }
         throw err;
       }
+      const epoch = req.buildArgs.SOURCE_DATE_EPOCH;
+      if (epoch !== undefined && epoch !== null) {
+        if (!/^\d+$/.test(epoch)) {
+          throw new InvalidArgumentError(`invalid SOURCE_DATE_EPOCH: ${epoch}`);
+        }
+        run.epoch = new Date(Number(epoch) * 1000);
+      }
       return await this.#run(run);
     } finally {
       this.#running--;
@@ -199,8 +208,9 @@ class Builder implements BuildService {
     if (!final) {
       throw new InvalidArgumentError('the target stage produced no image (FROM scratch alone)');
     }
-    run.progress({ aux: { ID: final.id } });
+    // As dockerd: quiet, the ID is the only line; otherwise an aux message carries it.
     if (req.quiet) run.progress({ stream: `${final.id}\n` });
+    else run.progress({ aux: { ID: final.id } });
     run.out(`Successfully built ${shortId(final.id)}\n`);
     const tagged: string[] = [];
     for (const t of req.tags) {
@@ -369,6 +379,11 @@ class Builder implements BuildService {
     return current;
   }
 
+  /** A step's cache key; a build with SOURCE_DATE_EPOCH has keys of its own. */
+  #key(run: Run, parts: Record<string, unknown>): string {
+    return cacheKey(run.epoch ? { ...parts, epoch: run.epoch.getTime() } : parts);
+  }
+
   /** Finds a cached step image: same parent, same key. */
   async #cached(
     run: Run,
@@ -396,8 +411,7 @@ class Builder implements BuildService {
     if (parent) opts.parent = parent;
     if (diff) opts.diff = diff;
     if (run.req.platform) opts.platform = run.req.platform;
-    const epoch = process.env.SOURCE_DATE_EPOCH;
-    if (epoch && /^\d+$/.test(epoch)) opts.created = new Date(Number(epoch) * 1000).toISOString();
+    if (run.epoch) opts.created = run.epoch.toISOString();
     const image = await this.#images.build(opts);
     run.out(` ---> ${shortId(image.id)}\n`);
     return image;
@@ -447,7 +461,7 @@ class Builder implements BuildService {
     const before = state.author;
     const r = applyMeta(state, ins);
     state.config = r.config;
-    const key = cacheKey({
+    const key = this.#key(run, {
       parent: current?.id ?? '',
       createdBy: r.createdBy,
       config: r.config,
@@ -484,7 +498,13 @@ class Builder implements BuildService {
     });
     run.containers.add(Id);
     // Its files are read and written before it starts: only once its rootfs is the task's.
-    await this.#containers.prepare(Id);
+    try {
+      await this.#containers.prepare(Id);
+    } catch (err: unknown) {
+      // No task can be made (an image without the command, as scratch's): its files are
+      // then read through the snapshot, with nothing else mounting it; start reports it.
+      if (!(err instanceof InvalidArgumentError)) throw err;
+    }
     return Id;
   }
 
@@ -523,7 +543,7 @@ class Builder implements BuildService {
     }
     const mounts = await this.#runMounts(run, stage, ins.mounts);
     const { argv, createdBy, env } = runStep(state, command);
-    const key = cacheKey({
+    const key = this.#key(run, {
       parent: current?.id ?? '',
       createdBy,
       env,
@@ -603,6 +623,7 @@ class Builder implements BuildService {
     const diff = withoutMountPoints(
       await this.#containers.diff(cid),
       mounts.host.map((m) => m.Target ?? ''),
+      run.epoch,
     );
     const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
     return image;
@@ -697,8 +718,7 @@ class Builder implements BuildService {
       buildKey: key,
       diff,
     };
-    const epoch = process.env.SOURCE_DATE_EPOCH;
-    if (epoch && /^\d+$/.test(epoch)) opts.created = new Date(Number(epoch) * 1000).toISOString();
+    if (run.epoch) opts.created = run.epoch.toISOString();
     const image = await this.#images.build(opts);
     await this.#finishContainer(run, container, true);
     run.out(` ---> ${shortId(image.id)}\n`);
@@ -714,7 +734,7 @@ class Builder implements BuildService {
     const dir = workdirOf(state, raw);
     state.config = { ...state.config, WorkingDir: dir };
     const createdBy = nopCreatedByOne(state.config, `WORKDIR ${dir}`);
-    const key = cacheKey({ parent: current?.id ?? '', createdBy, config: state.config });
+    const key = this.#key(run, { parent: current?.id ?? '', createdBy, config: state.config });
     const hit = await this.#cached(run, current, key);
     if (hit) {
       run.out(' ---> Using cache\n');
@@ -733,7 +753,14 @@ class Builder implements BuildService {
         size: 0,
       }));
     if (!current || current.chainIDs.length === 0) {
-      return this.#commitStep(run, current, state, key, createdBy, entriesTar(dirEntries(0)));
+      return this.#commitStep(
+        run,
+        current,
+        state,
+        key,
+        createdBy,
+        entriesTar(clamp(dirEntries(0), run.epoch)),
+      );
     }
     const id = await this.#newContainer(run, current, {});
     run.out(` ---> Running in ${shortId(id)}\n`);
@@ -748,7 +775,7 @@ class Builder implements BuildService {
         copyUIDGID: true,
       });
     }
-    const diff = withoutMountPoints(await this.#containers.diff(id));
+    const diff = withoutMountPoints(await this.#containers.diff(id), [], run.epoch);
     return this.#commitStepAfter(run, current, state, key, createdBy, diff, id);
   }
 
@@ -979,13 +1006,15 @@ class Builder implements BuildService {
       const hash = await hashEntries(entries);
       const contentHash =
         archives.length > 0 ? cacheKey({ hash, archiveHashes }).slice('sha256:'.length) : hash;
+      // dockerd writes a lone URL's hash bare, others as kind:hash.
+      const source = urls.length === 1 && count === 1 ? contentHash : `${kind}:${contentHash}`;
       // dockerd writes the --chown comment glued to the source hash.
       const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
       const createdBy = nopCreatedByOne(
         state.config,
-        `${keyword} ${chownComment}${kind}:${contentHash} in ${destWritten} `,
+        `${keyword} ${chownComment}${source} in ${destWritten} `,
       );
-      const key = cacheKey({
+      const key = this.#key(run, {
         parent: current?.id ?? '',
         createdBy,
         config: state.config,
@@ -1007,7 +1036,7 @@ class Builder implements BuildService {
           state,
           key,
           createdBy,
-          entriesTar(withParents(entries)),
+          entriesTar(clamp(withParents(entries), run.epoch)),
         );
       }
       if (entries.length > 0) {
@@ -1042,16 +1071,14 @@ class Builder implements BuildService {
           copyUIDGID: true,
         });
       }
-      const diff = withoutMountPoints(await this.#containers.diff(container));
+      const diff = withoutMountPoints(await this.#containers.diff(container), [], run.epoch);
       const image = await this.#images.build({
         parent: current as ImageRecord,
         config: withoutEmpty(state.config),
         createdBy,
         buildKey: key,
         diff,
-        ...(process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)
-          ? { created: new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() }
-          : {}),
+        ...(run.epoch ? { created: run.epoch.toISOString() } : {}),
       });
       run.out(` ---> ${shortId(image.id)}\n`);
       return image;
@@ -1176,6 +1203,12 @@ function withoutEmpty(c: ImageRuntimeConfig): ImageRuntimeConfig {
   if (out.Entrypoint === null) delete out.Entrypoint;
   if (out.OnBuild === null || out.OnBuild?.length === 0) delete out.OnBuild;
   return out;
+}
+
+/** Entries with times no later than `epoch`. */
+function clamp(entries: CopyEntry[], epoch: Date | undefined): CopyEntry[] {
+  if (!epoch) return entries;
+  return entries.map((e) => (e.mtime > epoch ? { ...e, mtime: epoch } : e));
 }
 
 /** Adds directory entries for every missing ancestor (all new on a scratch image). */

@@ -214,7 +214,9 @@ export const command: Command = {
         );
       }
       if (m.aux?.ID) id = m.aux.ID;
-      else if (m.stream !== undefined && !quiet) ctx.stdout.write(m.stream);
+      else if (m.stream !== undefined && quiet && /^sha256:[0-9a-f]{64}\n$/.test(m.stream)) {
+        id = m.stream.trim();
+      } else if (m.stream !== undefined && !quiet) ctx.stdout.write(m.stream);
     }
     if (!id) throw new ExitError('build ended without an image ID', 1);
     if (quiet) ctx.stdout.write(`${id}\n`);
