@@ -289,8 +289,12 @@ describe('reconciler against an in-memory engine', () => {
     await up(session(e.client), smaller, { removeOrphans: true });
     assert.deepEqual(e.calls, ['stop demo-cache-1', 'rm demo-cache-1']);
   });
-  it('checks external networks before creating anything', async () => {
+  it('checks external networks and --scale services before creating anything', async () => {
     const e = fakeEngine();
+    await assert.rejects(
+      up(session(e.client), project(FILE), { scale: { nope: 2 } }),
+      /no such service: nope/,
+    );
     const p = project(
       'services: {a: {image: busybox, networks: [ext]}}\nnetworks: {ext: {external: true}}\n',
     );

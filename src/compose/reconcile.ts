@@ -404,6 +404,8 @@ export async function up(
   options: UpOptions = {},
 ): Promise<Map<string, ContainerSummary[]>> {
   const services = targetServices(project, options.services, options.noDeps);
+  for (const k of Object.keys(options.scale ?? {}))
+    if (!(k in project.services)) throw new ComposeError(`no such service: ${k}`);
   const orphaned = await orphans(s, project);
   if (orphaned.length > 0) {
     if (options.removeOrphans) for (const c of orphaned) await stopAndRemove(s, c, options.timeout);
