@@ -318,6 +318,9 @@ const config_: Subcommand = {
     { long: 'resolve-image-digests', kind: 'bool', hidden: true },
   ],
   async run(ctx, { flags, args }) {
+    for (const unsupported of ['no-interpolate', 'resolve-image-digests'])
+      if (flags.bool(unsupported))
+        throw new ComposeError(`--${unsupported} is not supported by berth compose`);
     const p = project(ctx, args, { skipChecks: flags.bool('no-consistency') });
     if (args.length > 0) {
       const keep = new Set(targetServices(p, args));
