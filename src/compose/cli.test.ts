@@ -99,6 +99,9 @@ describe('berth compose command line', () => {
     const u = await run(['compose', '-f', file, 'frobnicate']);
     assert.equal(u.code, 1);
     assert.match(u.err, /unknown docker command: "compose frobnicate"/);
+    const dry = await run(['compose', '--dry-run', '-f', file, 'up']);
+    assert.equal(dry.code, 1);
+    assert.match(dry.err, /--dry-run is not supported/);
     const flag = await run(['compose', '-f', file, 'up', '--bogus']);
     assert.equal(flag.code, 1);
     assert.match(flag.err, /unknown flag: --bogus/);

@@ -404,6 +404,8 @@ export async function up(
   options: UpOptions = {},
 ): Promise<Map<string, ContainerSummary[]>> {
   const services = targetServices(project, options.services, options.noDeps);
+  for (const k of Object.keys(options.scale ?? {}))
+    if (!(k in project.services)) throw new ComposeError(`no such service: ${k}`);
   const orphaned = await orphans(s, project);
   if (orphaned.length > 0) {
     if (options.removeOrphans) for (const c of orphaned) await stopAndRemove(s, c, options.timeout);
@@ -581,6 +583,8 @@ function isDependedCompleted(project: Project, name: string): boolean {
 }
 
 export interface DownOptions {
+  /** Only these services' containers (networks and volumes are then left in place). */
+  services?: string[];
   volumes?: boolean;
   removeOrphans?: boolean;
   rmi?: 'local' | 'all';
@@ -593,7 +597,11 @@ export interface DownOptions {
  * `-p` only) everything labelled with the project goes.
  */
 export async function down(s: Session, project: Project, options: DownOptions = {}): Promise<void> {
-  const all = await projectContainers(s.client, project.name);
+  for (const n of options.services ?? [])
+    if (!(n in project.services) && !(n in project.disabledServices))
+      throw new ComposeError(`no such service: ${n}`);
+  const only = options.services && options.services.length > 0 ? options.services : undefined;
+  const all = await projectContainers(s.client, project.name, only ? { services: only } : {});
   const known = new Set([
     ...Object.keys(project.services),
     ...Object.keys(project.disabledServices),
@@ -625,6 +633,7 @@ export async function down(s: Session, project: Project, options: DownOptions = 
   for (const g of groups)
     await Promise.all(g.map((c) => stopAndRemove(s, c, options.timeout, options.volumes)));
 
+  if (only) return;
   const nets = new Set<string>();
   for (const n of Object.values(project.networks)) if (!n.external) nets.add(n.name);
   if (Object.keys(project.services).length === 0) {

@@ -103,6 +103,8 @@ async function attach(
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts++;
+    // As docker compose: an interrupted `up` exits 130 once its containers are stopped.
+    code = 130;
     if (interrupts > 1) {
       for (const c of list) void client.containerKill(c.Id).catch(() => undefined);
       return;
@@ -273,13 +275,14 @@ const down_: Subcommand = {
     },
     TIMEOUT,
   ],
-  async run(ctx, { flags }) {
+  async run(ctx, { flags, args }) {
     const rmi = flags.string('rmi');
     if (rmi !== undefined && rmi !== 'local' && rmi !== 'all')
       throw new ComposeError(`invalid value for --rmi: ${rmi}`);
     const p = projectOrName(ctx);
     const s = session(ctx);
     await down(s, p, {
+      services: args,
       volumes: flags.bool('volumes'),
       removeOrphans: flags.bool('remove-orphans'),
       ...(rmi ? { rmi } : {}),
@@ -315,6 +318,9 @@ const config_: Subcommand = {
     { long: 'resolve-image-digests', kind: 'bool', hidden: true },
   ],
   async run(ctx, { flags, args }) {
+    for (const unsupported of ['no-interpolate', 'resolve-image-digests'])
+      if (flags.bool(unsupported))
+        throw new ComposeError(`--${unsupported} is not supported by berth compose`);
     const p = project(ctx, args, { skipChecks: flags.bool('no-consistency') });
     if (args.length > 0) {
       const keep = new Set(targetServices(p, args));
