@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startEngine, type CommandResult, type Engine } from './harness.js';
+import { call, startRegistry, type Registry } from './registry-harness.js';
+
+// berth pushes to berth's own registry and pulls back the same digests (issue #7): a one-layer
+// image and a three-layer one made by commit, over loopback only; then a second berthd, which
+// has never seen the image, pulls it by tag and by digest and runs it.
+
+let engine: Engine;
+let other: Engine;
+let registry: Registry;
+
+function ok(r: CommandResult, what: string): CommandResult {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+async function inspect(e: Engine, ref: string, format: string): Promise<string> {
+  return ok(
+    await e.berth(['image', 'inspect', '--format', format, ref]),
+    `inspect ${ref}`,
+  ).stdout.trim();
+}
+
+before(async () => {
+  registry = await startRegistry();
+  engine = await startEngine();
+  other = await startEngine({ bootstrap: false });
+});
+
+after(async () => {
+  await other?.stop();
+  await engine?.stop();
+  await registry?.stop();
+});
+
+test('push busybox to berth registry serve, pull it back: same image, same digest', async () => {
+  const ref = `${registry.host}/rt/busybox:1`;
+  ok(await engine.berth(['tag', 'busybox', ref]), 'tag');
+  const pushed = ok(await engine.berth(['push', ref]), 'push');
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)?.[1];
+  assert.ok(digest, `push printed no digest: ${pushed.stdout}`);
+  const id = await inspect(engine, ref, '{{.Id}}');
+  // The registry serves the manifest under the digest the push reported.
+  const head = await call(registry, 'HEAD', `/v2/rt/busybox/manifests/1`);
+  assert.equal(head.headers['docker-content-digest'], digest);
+  ok(await engine.berth(['rmi', ref]), 'rmi');
+  ok(await engine.berth(['pull', ref]), 'pull');
+  assert.equal(await inspect(engine, ref, '{{.Id}}'), id);
+  assert.match(await inspect(engine, ref, '{{json .RepoDigests}}'), new RegExp(digest));
+});
+
+test('a three-layer image goes to another berthd through the registry, by tag and digest', async () => {
+  const base = `${registry.host}/rt/layers`;
+  ok(
+    await engine.berth([
+      'run',
+      '--name',
+      'rt-one',
+      'busybox',
+      'sh',
+      '-c',
+      'echo one > /one; mkdir -p /d && echo two > /d/two',
+    ]),
+    'run one',
+  );
+  ok(await engine.berth(['commit', 'rt-one', `${base}:step1`]), 'commit one');
+  ok(
+    await engine.berth([
+      'run',
+      '--name',
+      'rt-two',
+      `${base}:step1`,
+      'sh',
+      '-c',
+      'rm /one; echo 3 > /three',
+    ]),
+    'run two',
+  );
+  ok(await engine.berth(['commit', 'rt-two', `${base}:2`]), 'commit two');
+  const layers = await inspect(engine, `${base}:2`, '{{json .RootFS.Layers}}');
+  assert.equal((JSON.parse(layers) as string[]).length, 3);
+  const pushed = ok(await engine.berth(['push', `${base}:2`]), 'push');
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)?.[1] ?? '';
+  assert.notEqual(digest, '');
+
+  ok(await other.berth(['pull', `${base}:2`]), 'pull by tag');
+  assert.equal(await inspect(other, `${base}:2`, '{{json .RootFS.Layers}}'), layers);
+  const seen = ok(
+    await other.berth(['run', '--rm', `${base}:2`, 'sh', '-c', 'ls /one 2>&1; cat /d/two /three']),
+    'run on the other engine',
+  );
+  assert.match(seen.stdout, /No such file or directory\ntwo\n3\n$/);
+  ok(await other.berth(['pull', `${base}@${digest}`]), 'pull by digest');
+  assert.match(await inspect(other, `${base}:2`, '{{json .RepoDigests}}'), new RegExp(digest));
+});
