@@ -15,7 +15,7 @@ import { newId } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDaemonArgs, type DaemonOptions } from './options.js';
 import { newSystemService } from './system.js';
-import { newNetworkService } from '../network/service.js';
+import { daemonTag, newNetworkService } from '../network/service.js';
 
 export interface Daemon {
   /** Stops serving; containers keep running (live-restore). */
@@ -83,10 +83,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     images,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
   });
+  const networkRoot = path.join(options.dataRoot, 'network');
   const networks = await newNetworkService({
-    root: path.join(options.dataRoot, 'network'),
+    root: networkRoot,
     execRoot: options.execRoot,
     events,
+    // berth0 is the default data root's; a berthd on another root (tests, a second engine)
+    // gets a bridge of its own, so that two engines never share one bridge's addresses.
+    defaultBridge:
+      path.resolve(options.dataRoot) === '/var/lib/berth'
+        ? 'berth0'
+        : `bd-${daemonTag(networkRoot)}`,
   });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),
