@@ -23,7 +23,7 @@ import { loadDaemonTls } from './tls.js';
 import { idShift, remappedRoot } from './userns.js';
 import { idFilesFromEnv, loadRemap } from '../idmap/load.js';
 import { newSystemService } from './system.js';
-import { newNetworkService } from '../network/service.js';
+import { daemonTag, newNetworkService } from '../network/service.js';
 
 export interface Daemon {
   /** Stops serving; containers keep running (live-restore). */
@@ -117,10 +117,17 @@ export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
     mounts,
     ...(remap ? { idMap: remap } : {}),
   });
+  const networkRoot = path.join(options.dataRoot, 'network');
   const networks = await newNetworkService({
-    root: path.join(options.dataRoot, 'network'),
+    root: networkRoot,
     execRoot: options.execRoot,
     events,
+    // berth0 is the default data root's; a berthd on another root (tests, a second engine)
+    // gets a bridge of its own, so that two engines never share one bridge's addresses.
+    defaultBridge:
+      path.resolve(options.dataRoot) === '/var/lib/berth'
+        ? 'berth0'
+        : `bd-${daemonTag(networkRoot)}`,
   });
   const containers = await newContainerService({
     root: path.join(options.dataRoot, 'containers'),

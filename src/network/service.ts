@@ -702,6 +702,8 @@ class Service implements NetworkService {
     if (!n) throw new NotFoundError(`network ${key} not found`);
     const netns = path.join(this.#netnsDir, c.id);
     await createNetns(netns);
+    // The bridge again, should something on the host have deleted it meanwhile.
+    await this.#bridgeUp(n);
     const pool4 = n.IPAM.Config.find((p) => familyOf(p) === 4);
     const pool6 = n.EnableIPv6 ? n.IPAM.Config.find((p) => familyOf(p) === 6) : undefined;
     if (!pool4) throw new InvalidArgumentError(`network ${n.Name} has no IPv4 pool`);

@@ -130,10 +130,11 @@ describe('networks', () => {
       IPAM: { Config: { Subnet: string; Gateway: string }[] };
       Options: Record<string, string>;
     }[];
-    assert.equal(bridge[0]?.Options['com.docker.network.bridge.name'], 'berth0');
+    // A test engine's own default bridge (berth0 is the default data root's).
+    assert.equal(bridge[0]?.Options['com.docker.network.bridge.name'], `bd-${tag()}`);
     const subnet = bridge[0]?.IPAM.Config[0]?.Subnet ?? '';
     const routes = await ok(host('ip', ['-4', 'route']));
-    const others = routes.split('\n').filter((l) => !l.includes('berth0'));
+    const others = routes.split('\n').filter((l) => !l.includes(`bd-${tag()}`));
     assert.ok(!others.some((l) => l.startsWith(`${subnet} `)), `${subnet} routed elsewhere`);
     const rm = await engine.berth(['network', 'rm', 'bridge']);
     assert.notEqual(rm.code, 0);
