@@ -368,3 +368,47 @@ export async function hashEntries(entries: CopyEntry[]): Promise<string> {
   }
   return h.digest('hex');
 }
+
+/**
+ * sha256 over COPY/ADD sources as found: each one's path, and for it (and everything below a
+ * directory, `skip` aside) type, mode, owner, link target and content. Times are left out, so
+ * a touched but unchanged file keeps the cache.
+ */
+export async function hashSources(
+  sources: Source[],
+  skip: (rel: string) => boolean,
+  extra: Buffer[],
+): Promise<string> {
+  const h = createHash('sha256');
+  const one = async (rel: string, host: string, st: Stats): Promise<void> => {
+    const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f';
+    const link = type === 'l' ? await fs.readlink(host) : '';
+    h.update(`${rel}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0${link}\0`);
+    if (type === 'f') {
+      for await (const c of createReadStream(host)) h.update(c as Buffer);
+      h.update('\0');
+    }
+  };
+  const walk = async (dir: string, relBelow: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const rel = relBelow === '' ? e.name : `${relBelow}/${e.name}`;
+      if (skip(rel)) continue;
+      const host = path.join(dir, e.name);
+      const st = await fs.lstat(host);
+      await one(rel, host, st);
+      if (st.isDirectory()) await walk(host, rel);
+    }
+  };
+  for (const s of sources) {
+    h.update(`source\0${s.rel}\0`);
+    await one('', s.host, s.stat);
+    if (s.stat.isDirectory()) await walk(s.host, '');
+  }
+  for (const b of extra) {
+    h.update(`extra\0${b.length}\0`);
+    h.update(b);
+  }
+  return h.digest('hex');
+}

@@ -19,6 +19,7 @@ import {
   findSources,
   globMatch,
   hashEntries,
+  hashSources,
   newIgnore,
   readIgnoreFile,
   receiveContext,
@@ -922,10 +923,48 @@ class Builder implements BuildService {
         `When using ${keyword} with more than one source file, the destination must be a directory and end with a /`,
       );
     }
+    const chownSpec = ins.chown !== undefined ? expand(state, ins.chown) : undefined;
+    const excluded = (rel: string): boolean =>
+      ins.exclude.some((p) => globMatch(p, rel) || globMatch(p, posix.basename(rel)));
+    const heredocData = ins.heredocs.map((h) =>
+      Buffer.from(
+        h.expand ? expand(state, `"${h.content.replace(/(["\\])/g, '\\$1')}"`) : h.content,
+      ),
+    );
+    const downloads: { data: Buffer; mtime: Date }[] = [];
+    for (const u of urls) downloads.push(await download(u));
+    // The cache is checked before any container is made: the parent fixes the rest.
+    const contentHash = await hashSources(found, excluded, [
+      ...heredocData,
+      ...downloads.map((d) => d.data),
+    ]);
+    const kind = count > 1 ? 'multi' : found.some((f) => f.stat.isDirectory()) ? 'dir' : 'file';
+    // dockerd writes a lone URL's hash bare, others as kind:hash.
+    const source = urls.length === 1 && count === 1 ? contentHash : `${kind}:${contentHash}`;
+    // dockerd writes the --chown comment glued to the source hash.
+    const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
+    const createdBy = nopCreatedByOne(
+      state.config,
+      `${keyword} ${chownComment}${source} in ${destWritten} `,
+    );
+    const key = this.#key(run, {
+      parent: current?.id ?? '',
+      createdBy,
+      config: state.config,
+      chown: ins.chown ?? '',
+      chmod: ins.chmod ?? '',
+      exclude: ins.exclude,
+      parents: ins.parents,
+    });
+    const hit = await this.#cached(run, current, key);
+    if (hit) {
+      run.out(' ---> Using cache\n');
+      run.out(` ---> ${shortId(hit.id)}\n`);
+      return hit;
+    }
     const hasLayers = current !== undefined && current.chainIDs.length > 0;
     const container = hasLayers && current ? await this.#newContainer(run, current, {}) : undefined;
     try {
-      const chownSpec = ins.chown !== undefined ? expand(state, ins.chown) : undefined;
       const owner =
         chownSpec !== undefined
           ? await this.#owner(container, chownSpec)
@@ -937,12 +976,8 @@ class Builder implements BuildService {
       const entries: CopyEntry[] = [];
       const made = new Set<string>();
       const archives: { host: string; dest: string }[] = [];
-      const excluded = (rel: string): boolean =>
-        ins.exclude.some((p) => globMatch(p, rel) || globMatch(p, posix.basename(rel)));
-      let kind = 'file';
       for (const src of found) {
         if (src.stat.isDirectory()) {
-          kind = 'dir';
           const base = ins.parents ? posix.join(destAbs, src.rel) : destAbs;
           entries.push(...(await this.#missingDirs(container, base, owner, made)));
           entries.push(...(await treeEntries(src.host, base.slice(1), owner, excluded)));
@@ -965,11 +1000,8 @@ class Builder implements BuildService {
         }
         entries.push(e);
       }
-      for (const h of ins.heredocs) {
-        const content = h.expand
-          ? expand(state, `"${h.content.replace(/(["\\])/g, '\\$1')}"`)
-          : h.content;
-        const data = Buffer.from(content);
+      for (const [i, h] of ins.heredocs.entries()) {
+        const data = heredocData[i] ?? Buffer.alloc(0);
         const name = destIsDir ? posix.join(destAbs, h.name) : destAbs;
         entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
         entries.push({
@@ -983,8 +1015,8 @@ class Builder implements BuildService {
           data,
         });
       }
-      for (const u of urls) {
-        const { data, mtime } = await download(u);
+      for (const [i, u] of urls.entries()) {
+        const { data, mtime } = downloads[i] ?? { data: Buffer.alloc(0), mtime: new Date() };
         const base = posix.basename(new URL(u).pathname) || 'index.html';
         const name = destIsDir ? posix.join(destAbs, base) : destAbs;
         entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
@@ -1000,33 +1032,6 @@ class Builder implements BuildService {
         });
       }
       if (chmod !== undefined) for (const e of entries) if (e.type !== 'symlink') e.mode = chmod;
-      if (count > 1) kind = 'multi';
-      const archiveHashes: string[] = [];
-      for (const a of archives) archiveHashes.push(await hashFile(a.host));
-      const hash = await hashEntries(entries);
-      const contentHash =
-        archives.length > 0 ? cacheKey({ hash, archiveHashes }).slice('sha256:'.length) : hash;
-      // dockerd writes a lone URL's hash bare, others as kind:hash.
-      const source = urls.length === 1 && count === 1 ? contentHash : `${kind}:${contentHash}`;
-      // dockerd writes the --chown comment glued to the source hash.
-      const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
-      const createdBy = nopCreatedByOne(
-        state.config,
-        `${keyword} ${chownComment}${source} in ${destWritten} `,
-      );
-      const key = this.#key(run, {
-        parent: current?.id ?? '',
-        createdBy,
-        config: state.config,
-        chown: ins.chown ?? '',
-        chmod: ins.chmod ?? '',
-      });
-      const hit = await this.#cached(run, current, key);
-      if (hit) {
-        run.out(' ---> Using cache\n');
-        run.out(` ---> ${shortId(hit.id)}\n`);
-        return hit;
-      }
       if (!container) {
         if (archives.length > 0)
           throw new InvalidArgumentError('ADD of an archive onto scratch is not supported yet');
@@ -1249,13 +1254,6 @@ async function isArchive(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
-}
-
-async function hashFile(file: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const h = createHash('sha256');
-  for await (const c of createReadStream(file)) h.update(c as Buffer);
-  return h.digest('hex');
 }
 
 async function download(url: string): Promise<{ data: Buffer; mtime: Date }> {

@@ -214,7 +214,8 @@ before(async () => {
 
 after(async () => {
   for (const img of anchorImages) await anchor(['rmi', '-f', img]);
-  await anchor(['image', 'prune', '-f', '--filter', `label=${p}`]);
+  // The stage of the multistage case that nothing needs is built by Docker and left dangling.
+  await anchor(['image', 'prune', '-f', '--filter', 'label=berth.test=build-corpus']);
   await engine?.stop();
   if (tmp) await fs.rm(tmp, { recursive: true, force: true });
 });
