@@ -51,8 +51,11 @@ export async function runCompose(
       ctx.stdout.write('berth compose version v2.29.7 (berth 0.1.0)\n');
       return 0;
     }
-    if (g.flags.bool('dry-run'))
-      throw new ComposeError('--dry-run is not supported by berth compose: nothing was done');
+    for (const unsupported of ['dry-run', 'compatibility'])
+      if (g.flags.bool(unsupported))
+        throw new ComposeError(
+          `--${unsupported} is not supported by berth compose: nothing was done`,
+        );
     const name = rest[0];
     if (g.flags.bool('help') || name === undefined || name === 'help') {
       ctx.stdout.write(usage());
