@@ -72,6 +72,8 @@ export interface ContainerFs {
     config: CreateContainerRequest,
     network?: EtcNetwork,
   ): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }>;
+  /** Whether the container gets a user namespace of its own (the daemon's --userns-remap). */
+  ownsUserNamespace(record: ContainerRecord): boolean;
   /**
    * The runtime spec, with the user resolved in the mounted rootfs. `join.netnsPath` is the
    * network namespace to join (the network service's sandbox), if any; `join.namespacePath`
@@ -368,6 +370,10 @@ export async function newContainerFs(options: {
     },
 
     spec: specFor,
+
+    ownsUserNamespace(record) {
+      return usernsPrivate(record.config.HostConfig ?? {}, options.idMap);
+    },
 
     async execProcess(record, request, rootfs, tty): Promise<Process> {
       const base = (await specFor(record, rootfs, {}, false)).process;

@@ -428,7 +428,11 @@ class Service implements ContainerService {
   async #createTask(live: Live): Promise<void> {
     const r = live.record;
     const mounts = await this.#o.snapshotter.mounts(r.snapshotKey);
-    const netns = await this.#o.network?.sandbox(r);
+    // A network namespace joined by a task with a user namespace of its own must be owned by
+    // that user namespace (or runc exec cannot enter it): such a task makes its own netns,
+    // which becomes the sandbox once the task exists.
+    const ownUserns = this.#o.fs.ownsUserNamespace(r);
+    const netns = ownUserns ? undefined : await this.#o.network?.sandbox(r);
     await this.#o.runtime.create({
       id: r.id,
       rootfs: mounts,
@@ -442,6 +446,10 @@ class Service implements ContainerService {
           namespacePath: (target, kind) => this.#joinable(target, kind),
         }),
     });
+    if (ownUserns && this.#o.network) {
+      const pid = (await this.#o.runtime.state(r.id))?.pid ?? 0;
+      if (pid > 0) await this.#o.network.adopt(r, pid);
+    }
   }
 
   /** The task, made now unless a create ahead of time already made it. */

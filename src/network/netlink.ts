@@ -109,6 +109,19 @@ export async function createNetns(file: string): Promise<void> {
   }
 }
 
+/** Binds the network namespace of process `pid` at `file`, with lo up, as createNetns would. */
+export async function adoptNetns(file: string, pid: number): Promise<void> {
+  if (await isNetns(file)) await deleteNetns(file);
+  await fs.writeFile(file, '', { flag: 'a' });
+  try {
+    await run('mount', ['--bind', `/proc/${pid}/ns/net`, file]);
+    await ipBatch(['link set dev lo up'], file);
+  } catch (err: unknown) {
+    await deleteNetns(file);
+    throw err;
+  }
+}
+
 async function isNetns(file: string): Promise<boolean> {
   const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
   return mounts.split('\n').some((l) => l.split(' ')[4] === file);

@@ -113,6 +113,11 @@ export interface ContainerNetworking {
    * runtime's default applies (none: a private netns with lo; host and container: modes).
    */
   sandbox(c: NetContainer): Promise<string | undefined>;
+  /**
+   * For a task whose own user namespace must own its network namespace (--userns-remap): the
+   * runtime made the netns; it becomes the sandbox, kept at the same path `sandbox` would give.
+   */
+  adopt(c: NetContainer, pid: number): Promise<void>;
   /** Before the process starts: every attached network's endpoint up, /etc files rewritten. */
   up(c: NetContainer): Promise<void>;
   /**

@@ -25,6 +25,7 @@ import {
 import {
   addRules,
   addVeth,
+  adoptNetns,
   createNetns,
   deleteLink,
   deleteNetns,
@@ -583,6 +584,13 @@ class Service implements NetworkService {
     return file;
   }
 
+  async adopt(c: NetContainer, pid: number): Promise<void> {
+    const mode = modeOf(c);
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return;
+    if (!this.#sandboxes.get(c.id)) return;
+    await adoptNetns(path.join(this.#netnsDir, c.id), pid);
+  }
+
   async connect(
     c: NetContainer & { running: boolean },
     ref: string,
@@ -797,7 +805,8 @@ class Service implements NetworkService {
           if (!this.#networks.has(a.networkId)) throw new NotFoundError(`network ${key} not found`);
           await this.#endpointUp(c, s, key, a);
         }
-        await this.#writeEtc(c, s);
+        // Host and none modes keep the files written at create (the host's own, or no address).
+        if (Object.keys(s.endpoints).length > 0) await this.#writeEtc(c, s);
         if (
           Object.keys(s.endpoints).length > 0 &&
           !Object.values(s.endpoints).some((e) => e.ipv6)

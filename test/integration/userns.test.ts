@@ -114,7 +114,7 @@ test('exec, /etc files, cp and commit work in the mapped ids', async () => {
   try {
     // exec joins the container's user namespace.
     const e = await engine.docker(['exec', name, 'sh', '-c', 'cat /proc/self/uid_map; id -u']);
-    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.code, 0, `${e.stderr}\n${engine.logs().slice(-2000)}`);
     assert.deepEqual(e.stdout.trim().split(/\s+/), ['0', String(start), String(size), '0']);
     // The container's root may rewrite its own /etc files and make files as another user.
     const w = await engine.docker([

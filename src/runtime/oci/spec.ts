@@ -17,7 +17,7 @@ import type {
   SpecMount,
 } from '../../spec/oci-runtime.js';
 import { defaultSeccompProfile, parseSeccompProfile, seccompOption } from './seccomp.js';
-import { applyUserns, validateUserns } from './userns.js';
+import { applyUserns, sysfsForJoinedNetns, validateUserns } from './userns.js';
 import type { IdMap } from '../../idmap/idmap.js';
 
 /** The user a container's process runs as, resolved against its /etc/passwd and /etc/group. */
@@ -1051,6 +1051,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
     }
   }
   spec.mounts = [...kept, ...user.map(toSpecMount)];
+  sysfsForJoinedNetns(spec, h);
   if (h.ReadonlyRootfs) {
     for (const m of spec.mounts) {
       if (['/proc', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev'].includes(m.destination))

@@ -50,3 +50,31 @@ export function applyUserns(spec: RuntimeSpec, h: HostConfig, idMap: IdMap | und
     delete linux.sysctl['net.ipv4.ping_group_range'];
   }
 }
+
+/**
+ * The kernel mounts sysfs only for a user namespace that owns the network namespace. A user
+ * namespace joining a network namespace made beforehand (berth's sandbox, the host's, another
+ * container's) gets the host's /sys bind-mounted read-only instead, as runtimes do rootless.
+ */
+export function sysfsForJoinedNetns(spec: RuntimeSpec, h: HostConfig): void {
+  const namespaces = spec.linux?.namespaces ?? [];
+  if (!namespaces.some((n) => n.type === 'user')) return;
+  const net = namespaces.find((n) => n.type === 'network');
+  if (net && net.path === undefined) return;
+  // Nor may it write that network namespace's sysctls: the defaults dockerd sets are dropped
+  // (the sandbox keeps the kernel's); ones the user asked for stay, and fail loudly.
+  const sysctl = spec.linux?.sysctl;
+  if (sysctl && h.Sysctls?.['net.ipv4.ip_unprivileged_port_start'] === undefined) {
+    delete sysctl['net.ipv4.ip_unprivileged_port_start'];
+  }
+  spec.mounts = spec.mounts.map((m) =>
+    m.destination === '/sys' && m.type === 'sysfs'
+      ? {
+          destination: '/sys',
+          type: 'bind',
+          source: '/sys',
+          options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+        }
+      : m,
+  );
+}
