@@ -538,6 +538,39 @@ configs:
       assert.deepEqual(await projectContainers(host(), vp), []);
     });
 
+    test('docker-compose v1 brings the networked application up and down', async (t) => {
+      const v1 = await runCommand('docker-compose', ['version', '--short'], {}).catch(
+        () => undefined,
+      );
+      if (!v1 || v1.code !== 0) {
+        t.skip('docker-compose (v1) is not installed (scripts/setup.sh installs it)');
+        return;
+      }
+      // The same file as berth compose's: two networks, a named volume, gated start order.
+      const vp = `${project}-v1net`;
+      const env = { DOCKER_HOST: host() };
+      const v1c = (args: string[]): Promise<CommandResult> =>
+        runCommand('docker-compose', ['-f', file, '-p', vp, ...args], env, {
+          timeoutMs: 180_000,
+        });
+      try {
+        await ok(v1c(['up', '-d']), 'v1 up');
+        await ok(v1c(['exec', '-T', 'web', 'ping', '-c1', '-W2', 'database']), 'web reaches db');
+        const seed = await ok(v1c(['exec', '-T', 'db', 'cat', '/data/seed.txt']), 'seeded');
+        assert.equal(seed.stdout.trim(), 'seeded');
+        const web = await inspect(host(), `${vp}_web_1`);
+        assert.deepEqual(Object.keys(web.NetworkSettings.Networks).sort(), [
+          `${vp}_back`,
+          `${vp}_front`,
+        ]);
+      } finally {
+        await ok(v1c(['down', '-v', '-t', '0']), 'v1 down');
+      }
+      assert.deepEqual(await projectContainers(host(), vp), []);
+      assert.notEqual((await docker(host(), ['volume', 'inspect', `${vp}_data`])).code, 0);
+      assert.notEqual((await docker(host(), ['network', 'inspect', `${vp}_back`])).code, 0);
+    });
+
     test('bad input fails clearly before anything is created', async () => {
       const bad = path.join(dir, 'bad.yaml');
       await fs.writeFile(
