@@ -25,7 +25,7 @@ export interface BuildRequest {
   /** Build only up to this stage (its name); the last stage when empty. */
   target: string;
   noCache: boolean;
-  /** Always try to pull FROM images (there is no registry client yet: accepted, no pull). */
+  /** Pull FROM images even when present (an absent one is always pulled). */
   pull: boolean;
   /** Suppress the command output (`-q`): only the image ID is streamed at the end. */
   quiet: boolean;

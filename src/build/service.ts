@@ -328,16 +328,22 @@ class Builder implements BuildService {
     } else {
       if (imageName === '')
         throw new InvalidArgumentError('base name (${' + '}) should not be blank');
+      // As the classic builder: a FROM image is pulled when absent, or always with --pull.
+      const pull = async (): Promise<void> => {
+        await this.#images.pull(imageName, {
+          onProgress: (p) => {
+            if (p.progressDetail && p.status === 'Downloading') return;
+            run.out(`${p.id ? `${p.id}: ` : ''}${p.status ?? ''}\n`);
+          },
+        });
+      };
+      if (run.req.pull) await pull();
       try {
         image = await this.#images.get(imageName);
       } catch (err: unknown) {
-        if (err instanceof NotFoundError) {
-          throw new NotFoundError(
-            `pull access denied for ${imageName}, repository does not exist or may require 'docker login': no such image here and no registry client`,
-            { cause: err },
-          );
-        }
-        throw err;
+        if (!(err instanceof NotFoundError) || run.req.pull) throw err;
+        await pull();
+        image = await this.#images.get(imageName);
       }
       config = structuredClone(image.config.config ?? {});
     }

@@ -95,3 +95,16 @@ test('a three-layer image goes to another berthd through the registry, by tag an
   ok(await other.berth(['pull', `${base}@${digest}`]), 'pull by digest');
   assert.match(await inspect(other, `${base}:2`, '{{json .RepoDigests}}'), new RegExp(digest));
 });
+
+test('a build whose FROM image is only in the registry pulls it, as the classic builder', async () => {
+  const ref = `${registry.host}/rt/busybox:1`;
+  const r = ok(
+    await other.berth(['build', '-t', 'rt-built:1', '-'], {
+      input: `FROM ${ref}\nRUN echo built > /built\n`,
+    }),
+    'build',
+  );
+  assert.match(r.stdout + r.stderr, /Pull complete|Download complete|Downloaded newer image/);
+  const seen = ok(await other.berth(['run', '--rm', 'rt-built:1', 'cat', '/built']), 'run');
+  assert.equal(seen.stdout, 'built\n');
+});
