@@ -250,9 +250,15 @@ export async function startEngine(
       const { purgeNetworkState } = (await import(cleanup)) as {
         purgeNetworkState: (dataRoot: string) => Promise<void>;
       };
-      await purgeNetworkState(dataRoot).catch((err: unknown) =>
-        console.error(`harness: network clean-up of ${dataRoot}:`, err),
-      );
+      // A --userns-remap daemon keeps its state, networks too, in <data-root>/<uid>.<gid>.
+      const remapped = (await fs.readdir(dataRoot).catch(() => [] as string[]))
+        .filter((d) => /^\d+\.\d+$/.test(d))
+        .map((d) => path.join(dataRoot, d));
+      for (const root of [dataRoot, ...remapped]) {
+        await purgeNetworkState(root).catch((err: unknown) =>
+          console.error(`harness: network clean-up of ${root}:`, err),
+        );
+      }
       for (const root of [execRoot, dataRoot]) {
         for (const m of await mountsUnder(root)) {
           await runCommand('umount', ['-l', m], {}).catch(() => undefined);
