@@ -1064,3 +1064,8 @@ describe(
     });
   },
 );
+
+// The later suites make their files under the same directory after the first one removed it.
+after(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
