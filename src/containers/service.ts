@@ -393,6 +393,8 @@ class Service implements ContainerService {
       await this.#store.save(record);
       return record;
     } catch (err: unknown) {
+      // What was recorded for the container is undone; a crash here is swept at start-up.
+      await this.#o.network?.remove(id).catch(() => undefined);
       if (mounts) await this.#o.mounts?.release(id, mounts, { removeAnonymous: true });
       await this.#o.snapshotter.remove(snapshotKey).catch(() => undefined);
       await this.#store.remove(id);
