@@ -291,12 +291,11 @@ class Service implements ContainerService {
     // `container:<name>` modes are recorded with the donor's full ID, as dockerd does.
     for (const key of ['PidMode', 'IpcMode', 'NetworkMode'] as const) {
       const mode = adjusted.hostConfig[key] ?? '';
+      if (!mode.startsWith('container:')) continue;
       // An absent network donor is left to fail at start, as dockerd lets it.
-      if (key === 'NetworkMode' && !this.#has(mode.slice('container:'.length))) continue;
-      if (mode.startsWith('container:')) {
-        adjusted.hostConfig[key] =
-          `container:${this.#find(mode.slice('container:'.length)).record.id}`;
-      }
+      const donor = mode.slice('container:'.length);
+      if (key === 'NetworkMode' && !this.#has(donor)) continue;
+      adjusted.hostConfig[key] = `container:${this.#find(donor).record.id}`;
     }
     this.#o.fs.validate(merged, adjusted.hostConfig);
     const id = newId();
