@@ -124,8 +124,10 @@ export function verifyToken(
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [head, body, sig] = parts as [string, string, string];
-  const want = createHmac('sha256', key).update(`${head}.${body}`).digest();
-  const got = Buffer.from(sig, 'base64url');
+  // Compared as text, not decoded: base64url's last character has bits that decoding drops,
+  // so several spellings decode to the same bytes; only the one this registry wrote is valid.
+  const want = Buffer.from(b64url(createHmac('sha256', key).update(`${head}.${body}`).digest()));
+  const got = Buffer.from(sig);
   if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined;
   let claims: TokenClaims;
   try {

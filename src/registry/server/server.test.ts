@@ -296,6 +296,16 @@ test('tokens: scopes, grants, signatures, expiry, audience', () => {
   assert.equal(verifyToken(tok, key, { service: 'other', now }), undefined);
   assert.equal(verifyToken(tok, key, { service: 's', now: now + 61_000 }), undefined);
   assert.equal(verifyToken(`${tok}x`, key, { service: 's', now }), undefined);
+  // A signature spelt otherwise that decodes to the same bytes (the last character's two
+  // spare bits set) is not the one issued.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(tok.slice(-1));
+  const respelt = `${tok.slice(0, -1)}${alphabet[last ^ 1]}`;
+  assert.deepEqual(
+    Buffer.from(respelt.split('.')[2] as string, 'base64url'),
+    Buffer.from(tok.split('.')[2] as string, 'base64url'),
+  );
+  assert.equal(verifyToken(respelt, key, { service: 's', now }), undefined);
   assert.ok(allows(scopes, 'repository', 'a/b', 'push'));
   assert.ok(!allows(scopes, 'repository', 'c', 'push'));
   assert.ok(allows(scopes, 'registry', 'catalog', '*'));
