@@ -46,11 +46,8 @@ export interface ContainerRecord {
   hostnamePath: string;
   hostsPath: string;
   resolvConfPath: string;
-  /**
-   * The mount points resolved at create (binds, volumes, `--mount` tmpfs, inherited ones);
-   * absent in records made before volumes existed, whose Binds are then read as they are.
-   */
-  mounts?: MountPointRecord[];
+  /** The mount points resolved at create (binds, volumes, `--mount` tmpfs, inherited ones). */
+  mounts: MountPointRecord[];
 }
 
 export interface CreateResult {

@@ -109,9 +109,7 @@ export function filterContainers(
       (until === undefined || created(r) < until) &&
       any('is-task', (v) => v === 'false') &&
       any('health', (v) => (r.state.health?.Status ?? 'none') === v) &&
-      any('volume', (v) =>
-        (r.mounts ?? []).some((m) => (m.Name || m.Source) === v || m.Destination === v),
-      )
+      any('volume', (v) => r.mounts.some((m) => (m.Name || m.Source) === v || m.Destination === v))
     );
   });
 }

@@ -212,7 +212,7 @@ export async function newContainerFs(options: {
    */
   hostGateway?: () => string;
   /** Prepares a record's volumes and binds (its `mounts`) for the spec. */
-  mounts?: MountResolver;
+  mounts: MountResolver;
   /**
    * The daemon's --userns-remap mapping: containers not in UsernsMode host get a user
    * namespace, and their root directory and /etc files are owned by the mapped root.
@@ -300,13 +300,7 @@ export async function newContainerFs(options: {
       ...(join.namespacePath ? { namespacePath: join.namespacePath } : {}),
       // An exec needs only the process: its container's mounts are made already (and an
       // empty volume must not be filled again behind a running container's back).
-      ...(record.mounts && options.mounts
-        ? {
-            mounts: prepareMounts
-              ? await options.mounts.prepare(record.id, record.mounts, rootfs)
-              : [],
-          }
-        : {}),
+      mounts: prepareMounts ? await options.mounts.prepare(record.id, record.mounts, rootfs) : [],
       ...(options.idMap ? { idMap: options.idMap } : {}),
     });
   };
@@ -398,7 +392,7 @@ export async function newContainerFs(options: {
           image: {},
           user: { uid: 0, gid: 0, additionalGids: [] },
           hostname: 'x',
-          ...(record.mounts ? { mounts: [] } : {}),
+          mounts: [],
         });
         if (privileged.process.capabilities) process.capabilities = privileged.process.capabilities;
       }
@@ -406,18 +400,7 @@ export async function newContainerFs(options: {
     },
 
     mountPoints(record): MountPoint[] {
-      if (record.mounts) return record.mounts.map(inspectMount);
-      return (record.config.HostConfig?.Binds ?? []).map((b) => {
-        const [source = '', destination = '', mode = ''] = b.split(':');
-        return {
-          Type: 'bind',
-          Source: source,
-          Destination: destination,
-          Mode: mode,
-          RW: !mode.split(',').includes('ro'),
-          Propagation: 'rprivate',
-        };
-      });
+      return record.mounts.map(inspectMount);
     },
 
     async graphDriverData(record): Promise<Record<string, string>> {

@@ -87,7 +87,7 @@ export interface ContainerServiceOptions {
   /** Sandboxes and endpoints: called at create, task creation, start, exit, remove. */
   network?: ContainerNetworking;
   /** Volumes and binds of containers: resolved at create, released at remove. */
-  mounts?: MountResolver;
+  mounts: MountResolver;
 }
 
 type Waiter = (event: 'exit' | 'removed', code: number) => void;
@@ -157,7 +157,7 @@ class Service implements ContainerService {
     for (const record of records) {
       this.#byId.set(record.id, { record, waiters: new Set(), restartDelay: 100 });
       this.#names.set(record.name, record.id);
-      this.#o.mounts?.adopt(record.id, record.mounts ?? []);
+      this.#o.mounts.adopt(record.id, record.mounts);
     }
     this.#o.runtime.onExit((id, exit) => void this.#onExit(id, exit));
     await this.#sweepOrphans();
@@ -201,7 +201,7 @@ class Service implements ContainerService {
       if (state && (state.status === 'running' || state.status === 'paused')) {
         r.state.status = state.status;
         r.state.pid = state.pid;
-        await this.#o.mounts?.resume(r.id, r.mounts ?? []);
+        await this.#o.mounts.resume(r.id, r.mounts);
         this.#resetHealth(r);
         await this.#store.save(r);
         if (state.status === 'running') this.#health.start(r.id);
@@ -342,12 +342,12 @@ class Service implements ContainerService {
   ): Promise<ContainerRecord> {
     const dir = await this.#store.ensureDir(id);
     const snapshotKey = `container-${id}`;
-    let mounts: ContainerRecord['mounts'];
+    let mounts: ContainerRecord['mounts'] | undefined;
     try {
       const parent = await this.#o.images.unpack(image);
       await this.#o.snapshotter.prepare(snapshotKey, parent, { labels: { 'berth.container': id } });
       const h = config.HostConfig ?? {};
-      mounts = await this.#o.mounts?.resolve(
+      mounts = await this.#o.mounts.resolve(
         id,
         {
           binds: h.Binds ?? [],
@@ -356,7 +356,7 @@ class Service implements ContainerService {
           volumesFrom: h.VolumesFrom ?? [],
           ...(h.VolumeDriver ? { volumeDriver: h.VolumeDriver } : {}),
         },
-        async (ref) => this.#find(ref).record.mounts ?? [],
+        async (ref) => this.#find(ref).record.mounts,
       );
       // dockerd names a container on the host's network after the host.
       if (!config.Hostname) {
@@ -385,7 +385,7 @@ class Service implements ContainerService {
         snapshotKey,
         logPath: path.join(dir, 'container.log'),
         ...files,
-        ...(mounts ? { mounts } : {}),
+        mounts,
       };
       await this.#o.network?.create(record);
       // The commit point: with the record written, the container exists.
@@ -394,7 +394,7 @@ class Service implements ContainerService {
     } catch (err: unknown) {
       // What was recorded for the container is undone; a crash here is swept at start-up.
       await this.#o.network?.remove(id).catch(() => undefined);
-      if (mounts) await this.#o.mounts?.release(id, mounts, { removeAnonymous: true });
+      if (mounts !== undefined) await this.#o.mounts.release(id, mounts, { removeAnonymous: true });
       await this.#o.snapshotter.remove(snapshotKey).catch(() => undefined);
       await this.#store.remove(id);
       throw err;
@@ -540,7 +540,7 @@ class Service implements ContainerService {
       await this.#o.network
         ?.down(id)
         .catch((err: unknown) => console.error(`berthd: network of ${id}:`, err));
-      await this.#o.mounts?.finish(id, r.mounts ?? []);
+      await this.#o.mounts.finish(id, r.mounts);
       const ranMs = Date.now() - Date.parse(r.state.startedAt);
       r.state = {
         ...r.state,
@@ -752,7 +752,7 @@ class Service implements ContainerService {
     await pending;
     await this.#o.runtime.delete(r.id);
     await this.#o.network?.remove(r.id);
-    await this.#o.mounts?.release(r.id, r.mounts ?? [], { removeAnonymous: removeVolumes });
+    await this.#o.mounts.release(r.id, r.mounts, { removeAnonymous: removeVolumes });
     await this.#o.snapshotter.remove(r.snapshotKey).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err;
     });

@@ -14,17 +14,10 @@ import {
 } from './mount-spec.js';
 import { validateVolumeName } from './rules.js';
 import { anonymousLabel, type VolumeService } from './volumes.js';
+import type { UserMount } from '../runtime/oci/spec.js';
 
-/** A mount as the runtime spec builder takes it (spec.ts's UserMount). */
-export interface ResolvedMount {
-  destination: string;
-  kind: 'bind' | 'tmpfs';
-  source: string;
-  writable: boolean;
-  propagation?: string;
-  nonRecursive?: boolean;
-  data?: string;
-}
+/** A mount as the runtime spec builder takes it. */
+export type ResolvedMount = UserMount;
 
 /** What a container asks for: the parts of its config that name mounts. */
 export interface MountConfig {

@@ -71,6 +71,7 @@ async function create(
         ...(opts.allCapabilities ? { allCapabilities: opts.allCapabilities } : {}),
         user: { uid: 0, gid: 0, additionalGids: [0] },
         hostname: id.slice(0, 12),
+        mounts: [],
       }),
     logPath: path.join(tmp, `${id}.log`),
     stdin: opts.stdin ?? false,

@@ -41,6 +41,7 @@ function specWith(
     image: { Cmd: ['sh'] },
     user: { uid: 0, gid: 0, additionalGids: [] },
     hostname: 'abc',
+    mounts: [],
     ...extra,
   });
 }

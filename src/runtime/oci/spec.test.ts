@@ -24,6 +24,7 @@ function input(
     image,
     user: { uid: 0, gid: 0, additionalGids: [0] },
     hostname: 'abc123',
+    mounts: [],
     ...extra,
   };
 }
@@ -301,22 +302,15 @@ test('validation with dockerd messages', () => {
       { AutoRemove: true, RestartPolicy: { Name: 'always' } },
       "can't create 'AutoRemove' container with restart policy",
     ],
-    [{ Binds: ['data:/data'] }, 'named volumes are not supported yet'],
-    [
-      { Binds: ['/a:relative'] },
-      "invalid volume specification: '/a:relative': invalid mount path: 'relative' mount path must be absolute",
-    ],
-    [{ Binds: ['/a:/b:bogus'] }, 'invalid mode: bogus'],
-    [
-      { Binds: ['/a:/'] },
-      "invalid volume specification: '/a:/': invalid specification: destination can't be '/'",
-    ],
-    [{ Binds: ['/a:/x', '/b:/x'] }, 'Duplicate mount point: /x'],
+    [{ Tmpfs: { '/x': 'size=1m' } }, 'Duplicate mount point: /x'],
+    [{ Tmpfs: { relative: '' } }, "invalid mount path: 'relative' mount path must be absolute"],
     [{ SecurityOpt: ['bogus'] }, 'invalid --security-opt 1: "bogus"'],
   ];
+  // The resolved mounts meet HostConfig.Tmpfs here (the volume layer parsed Binds and Mounts).
+  const bound = { mounts: [{ destination: '/x', kind: 'bind', source: '/b', writable: true }] };
   for (const [h, message] of cases) {
     assert.throws(
-      () => buildSpec(input({}, h)),
+      () => buildSpec(input({}, h, { Cmd: ['sh'] }, bound as Partial<SpecInput>)),
       (err: unknown) => {
         assert.ok(err instanceof InvalidArgumentError, `${message}: ${String(err)}`);
         assert.equal(err.message, message);
@@ -332,13 +326,28 @@ test('binds, tmpfs, network files, readonly rootfs, sorted by depth', () => {
     input(
       {},
       {
-        Binds: ['/host/a:/a/b:ro,Z', '/host/c:/c'],
         Tmpfs: { '/run': 'size=1m,exec' },
         ReadonlyRootfs: true,
       },
       { Cmd: ['sh'] },
       {
         files: { hosts: '/h/hosts', hostname: '/h/hostname', resolvConf: '/h/resolv.conf' },
+        mounts: [
+          {
+            destination: '/a/b',
+            kind: 'bind',
+            source: '/host/a',
+            writable: false,
+            propagation: 'rprivate',
+          },
+          {
+            destination: '/c',
+            kind: 'bind',
+            source: '/host/c',
+            writable: true,
+            propagation: 'rprivate',
+          },
+        ],
       },
     ),
   );

@@ -1,11 +1,6 @@
 import path from 'node:path/posix';
 import { InvalidArgumentError } from '../../errors/index.js';
-import type {
-  ContainerConfig,
-  HostConfig,
-  HostConfigMount,
-  ThrottleDevice,
-} from '../../spec/engine.js';
+import type { ContainerConfig, HostConfig, ThrottleDevice } from '../../spec/engine.js';
 import type { ImageRuntimeConfig } from '../../spec/oci-image.js';
 import type {
   LinuxDevice,
@@ -64,10 +59,11 @@ export interface SpecInput {
    */
   seccompProfile?: unknown;
   /**
-   * The container's mounts resolved by the volume layer (binds, volumes, `--mount` tmpfs);
-   * when given they replace the parsing of HostConfig.Binds and HostConfig.Mounts.
+   * The container's mounts as the volume layer resolved them from HostConfig.Binds,
+   * HostConfig.Mounts, VOLUME and VolumesFrom (src/volumes/mount-spec.ts parses those;
+   * HostConfig.Tmpfs is this file's). Empty for a process that makes no mounts (an exec).
    */
-  mounts?: readonly UserMount[];
+  mounts: readonly UserMount[];
   /** The daemon's --userns-remap mapping; the container gets a user namespace unless UsernsMode is host. */
   idMap?: IdMap;
 }
@@ -531,24 +527,6 @@ export interface UserMount {
   data?: string;
 }
 
-const propagationModes = ['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared'];
-const rwModes = ['rw', 'ro'];
-const labelModes = ['z', 'Z'];
-const copyModes = ['nocopy'];
-const consistencyModes = ['consistent', 'cached', 'delegated'];
-
-function validMountMode(mode: string): boolean {
-  if (mode === '') return true;
-  const counts = [0, 0, 0, 0, 0];
-  for (const o of mode.split(',')) {
-    const groups = [rwModes, labelModes, propagationModes, copyModes, consistencyModes];
-    const g = groups.findIndex((list) => list.includes(o));
-    if (g < 0) return false;
-    counts[g] = (counts[g] ?? 0) + 1;
-  }
-  return counts.every((n) => n <= 1);
-}
-
 function validateMountTarget(target: string): void {
   const p = target.replaceAll('\\', '/');
   if (path.normalize(p) === '/') {
@@ -557,121 +535,6 @@ function validateMountTarget(target: string): void {
   if (!path.isAbsolute(p)) {
     throw new InvalidArgumentError(`invalid mount path: '${p}' mount path must be absolute`);
   }
-}
-
-/** A `-v` bind as dockerd parses it: `/host:/ctr[:mode]`; named and anonymous volumes are refused. */
-function parseBind(raw: string): UserMount {
-  const invalid = (): InvalidArgumentError =>
-    new InvalidArgumentError(`invalid volume specification: '${raw}'`);
-  const arr = splitN(raw, ':', 4);
-  if (arr[0] === '') throw invalid();
-  let source = '';
-  let target: string;
-  let mode = '';
-  if (arr.length === 1) {
-    target = arr[0] ?? '';
-  } else if (arr.length === 2) {
-    if (validMountMode(arr[1] ?? '')) throw invalid();
-    source = arr[0] ?? '';
-    target = arr[1] ?? '';
-  } else if (arr.length === 3) {
-    source = arr[0] ?? '';
-    target = arr[1] ?? '';
-    mode = arr[2] ?? '';
-  } else {
-    throw invalid();
-  }
-  if (!validMountMode(mode)) throw new InvalidArgumentError(`invalid mode: ${mode}`);
-  if (!path.isAbsolute(source)) {
-    throw new InvalidArgumentError('named volumes are not supported yet');
-  }
-  try {
-    validateMountTarget(target);
-  } catch (err: unknown) {
-    if (err instanceof InvalidArgumentError) {
-      throw new InvalidArgumentError(`invalid volume specification: '${raw}': ${err.message}`, {
-        cause: err,
-      });
-    }
-    throw err;
-  }
-  const opts = mode.split(',');
-  return {
-    destination: path.normalize(target),
-    kind: 'bind',
-    source: path.normalize(source),
-    writable: !opts.includes('ro'),
-    propagation: opts.find((o) => propagationModes.includes(o)) ?? 'rprivate',
-  };
-}
-
-function splitN(s: string, sep: string, n: number): string[] {
-  const parts = s.split(sep);
-  if (parts.length <= n) return parts;
-  return [...parts.slice(0, n - 1), parts.slice(n - 1).join(sep)];
-}
-
-function fromApiMount(m: HostConfigMount): UserMount {
-  const wrap = (message: string): InvalidArgumentError =>
-    new InvalidArgumentError(`invalid mount config for type "${m.Type ?? ''}": ${message}`);
-  if (!m.Target) throw wrap('field Target must not be empty');
-  try {
-    validateMountTarget(m.Target);
-  } catch (err: unknown) {
-    if (err instanceof InvalidArgumentError) throw wrap(err.message);
-    throw err;
-  }
-  switch (m.Type) {
-    case 'bind': {
-      if (!m.Source) throw wrap('field Source must not be empty');
-      if (!path.isAbsolute(m.Source)) {
-        throw wrap(`invalid mount path: '${m.Source}' mount path must be absolute`);
-      }
-      const propagation = m.BindOptions?.Propagation;
-      if (propagation && !propagationModes.includes(propagation)) {
-        throw wrap(`invalid propagation mode: ${propagation}`);
-      }
-      return {
-        destination: path.normalize(m.Target),
-        kind: 'bind',
-        source: path.normalize(m.Source),
-        writable: !m.ReadOnly,
-        propagation: propagation || 'rprivate',
-        nonRecursive: m.BindOptions?.NonRecursive ?? false,
-      };
-    }
-    case 'tmpfs': {
-      if (m.Source) throw wrap('field Source must not be specified');
-      const data: string[] = [];
-      if (m.ReadOnly) data.push('ro');
-      const mode = m.TmpfsOptions?.Mode;
-      if (mode) data.push(`mode=${mode.toString(8)}`);
-      const size = m.TmpfsOptions?.SizeBytes;
-      if (size) data.push(`size=${formatTmpfsSize(size)}`);
-      return {
-        destination: path.normalize(m.Target),
-        kind: 'tmpfs',
-        source: 'tmpfs',
-        writable: !m.ReadOnly,
-        data: data.join(','),
-      };
-    }
-    case 'volume':
-      throw new InvalidArgumentError('named volumes are not supported yet');
-    default:
-      throw wrap('mount type unknown');
-  }
-}
-
-function formatTmpfsSize(size: number): string {
-  for (const [suffix, divisor] of [
-    ['g', 1 << 30],
-    ['m', 1 << 20],
-    ['k', 1 << 10],
-  ] as const) {
-    if (size % divisor === 0) return `${size / divisor}${suffix}`;
-  }
-  return String(size);
 }
 
 const tmpfsFlagGroups: Record<string, string> = {
@@ -746,12 +609,7 @@ function userMounts(input: SpecInput): UserMount[] {
     }
     mounts.push(m);
   };
-  if (input.mounts) {
-    for (const m of input.mounts) add({ ...m });
-  } else {
-    for (const raw of h.Binds ?? []) add(parseBind(raw));
-    for (const m of h.Mounts ?? []) add(fromApiMount(m));
-  }
+  for (const m of input.mounts) add({ ...m });
   for (const [dest, data] of Object.entries(h.Tmpfs ?? {})) {
     validateMountTarget(dest);
     add({

@@ -21,6 +21,7 @@ function input(hostConfig: HostConfig = {}, map: IdMap | null = idMap): SpecInpu
     image: { Cmd: ['sh'] },
     user: { uid: 0, gid: 0, additionalGids: [] },
     hostname: 'abc',
+    mounts: [],
     ...(map ? { idMap: map } : {}),
   };
 }
