@@ -36,44 +36,33 @@ export function nameOf(c: ContainerSummary): string {
   return (c.Names[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
 }
 
-export async function networkInspect(
-  client: EngineClient,
-  name: string,
-): Promise<Record<string, unknown> | undefined> {
+/** `call`'s answer, or undefined when the engine says 404: for look-ups where absence is an answer. */
+async function unless404<T>(call: Promise<T>): Promise<T | undefined> {
   try {
-    return await client.json<Record<string, unknown>>(
-      'GET',
-      `/networks/${encodeURIComponent(name)}`,
-    );
+    return await call;
   } catch (err: unknown) {
     if (isNotFound(err)) return undefined;
     throw err;
   }
 }
 
-export async function volumeInspect(
+export function networkInspect(
   client: EngineClient,
   name: string,
 ): Promise<Record<string, unknown> | undefined> {
-  try {
-    return await client.json<Record<string, unknown>>(
-      'GET',
-      `/volumes/${encodeURIComponent(name)}`,
-    );
-  } catch (err: unknown) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return unless404(client.json('GET', `/networks/${encodeURIComponent(name)}`));
 }
 
-export async function imageExists(
+export function volumeInspect(
   client: EngineClient,
   name: string,
 ): Promise<Record<string, unknown> | undefined> {
-  try {
-    return await client.imageInspect(name);
-  } catch (err: unknown) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return unless404(client.json('GET', `/volumes/${encodeURIComponent(name)}`));
+}
+
+export function imageExists(
+  client: EngineClient,
+  name: string,
+): Promise<Record<string, unknown> | undefined> {
+  return unless404(client.imageInspect(name));
 }
