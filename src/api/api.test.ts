@@ -21,7 +21,7 @@ import {
 } from '../errors/index.js';
 import { startApiServer, type Services } from './server.js';
 import { newRouter } from './router.js';
-import { encodeFrame, newEscapeFilter, parseDetachKeys } from './streams.js';
+import { encodeFrame } from './streams.js';
 import { eventMatches } from './events.js';
 
 // Fakes stand in for the services so these tests exercise the HTTP layer alone.
@@ -206,15 +206,9 @@ test('router: params, greedy names, version prefix', () => {
   );
 });
 
-test('frames and detach keys', () => {
+test('frames', () => {
   const f = encodeFrame('stderr', Buffer.from('hey'));
   assert.deepEqual([...f], [2, 0, 0, 0, 0, 0, 0, 3, 0x68, 0x65, 0x79]);
-  assert.deepEqual(parseDetachKeys(undefined), [16, 17]);
-  assert.deepEqual(parseDetachKeys('ctrl-a,x'), [1, 0x78]);
-  const filter = newEscapeFilter([16, 17]);
-  assert.deepEqual(filter(Buffer.from([0x61, 16])), { data: Buffer.from([0x61]), detach: false });
-  assert.deepEqual(filter(Buffer.from([0x62])), { data: Buffer.from([16, 0x62]), detach: false });
-  assert.deepEqual(filter(Buffer.from([16, 17, 0x63])), { data: Buffer.alloc(0), detach: true });
 });
 
 test('event filters', () => {

@@ -233,11 +233,7 @@ export function containerRoutes(router: Router, services: Services): void {
       ...(detachKeys !== undefined ? { detachKeys } : {}),
     });
     const socket = ex.hijack(rawStreamType(att.tty, ex.version));
-    await pumpAttachment(socket, att, {
-      stdout,
-      stderr,
-      ...(detachKeys !== undefined ? { detachKeys } : {}),
-    });
+    await pumpAttachment(socket, att, { stdout, stderr });
   });
 
   router.add('POST', '/containers/{id}/resize', async (ex) => {

@@ -31,57 +31,6 @@ export function jsonLine(value: unknown): string {
   return JSON.stringify(value) + '\n';
 }
 
-/**
- * Copies input to the container, watching for the detach sequence (default ctrl-p ctrl-q).
- * Bytes of a partial match are held back until the next byte shows it is not the sequence.
- */
-export function newEscapeFilter(
-  keys: number[],
-): (chunk: Buffer) => { data: Buffer; detach: boolean } {
-  let held: number[] = [];
-  return (chunk) => {
-    const out: number[] = [];
-    for (const byte of chunk) {
-      if (byte === keys[held.length]) {
-        held.push(byte);
-        if (held.length === keys.length) {
-          return { data: Buffer.from(out), detach: true };
-        }
-        continue;
-      }
-      out.push(...held);
-      held = [];
-      if (byte === keys[0]) held.push(byte);
-      else out.push(byte);
-    }
-    return { data: Buffer.from(out), detach: false };
-  };
-}
-
-/** Parses detach keys as docker spells them: `ctrl-p,ctrl-q`, `a`, `ctrl-@`. */
-export function parseDetachKeys(spec: string | undefined): number[] {
-  const text = spec === undefined || spec === '' ? 'ctrl-p,ctrl-q' : spec;
-  return text.split(',').map((key) => {
-    const k = key.trim().toLowerCase();
-    if (k.startsWith('ctrl-') && k.length === 6) {
-      const c = k.charCodeAt(5);
-      if (c >= 0x61 && c <= 0x7a) return c - 0x60;
-      const specials: Record<string, number> = {
-        '@': 0,
-        '[': 27,
-        '\\': 28,
-        ']': 29,
-        '^': 30,
-        _: 31,
-      };
-      const v = specials[k[5] as string];
-      if (v !== undefined) return v;
-    }
-    if (k.length === 1) return k.charCodeAt(0);
-    return 0x10;
-  });
-}
-
 export interface Attached {
   output: Readable;
   input?: Writable;
@@ -97,7 +46,7 @@ export interface Attached {
 export function pumpAttachment(
   socket: Duplex,
   att: Attached,
-  options: { detachKeys?: string; stdout: boolean; stderr: boolean },
+  options: { stdout: boolean; stderr: boolean },
 ): Promise<void> {
   return new Promise((resolve) => {
     let finished = false;
@@ -128,20 +77,11 @@ export function pumpAttachment(
     socket.on('error', finish);
     const input = att.input;
     if (input) {
-      const filter = att.tty ? newEscapeFilter(parseDetachKeys(options.detachKeys)) : undefined;
+      // The detach keys are the attachment's to watch (it closes itself on them).
       socket.on('data', (chunk: Buffer) => {
-        if (!filter) {
-          if (!input.write(chunk)) {
-            socket.pause();
-            input.once('drain', () => socket.resume());
-          }
-          return;
-        }
-        const { data, detach } = filter(chunk);
-        if (data.length > 0) input.write(data);
-        if (detach) {
-          socket.end();
-          finish();
+        if (!input.write(chunk)) {
+          socket.pause();
+          input.once('drain', () => socket.resume());
         }
       });
       socket.on('end', () => {

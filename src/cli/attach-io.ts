@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { Hijacked } from '../client/client.js';
 import { newDemuxer } from '../client/streams.js';
 import type { Io } from './command.js';
+import { detachScanner, parseDetachKeys } from '../util/detach-keys.js';
 
 interface TtyIn {
   isTTY?: boolean;
@@ -12,47 +13,6 @@ interface TtyOut {
   isTTY?: boolean;
   rows?: number;
   columns?: number;
-}
-
-/** Detach keys as docker spells them (`ctrl-p,ctrl-q`), as bytes. */
-export function detachSequence(spec: string | undefined): number[] {
-  const text = spec === undefined || spec === '' ? 'ctrl-p,ctrl-q' : spec;
-  return text.split(',').map((key) => {
-    const k = key.trim().toLowerCase();
-    if (/^ctrl-[a-z]$/.test(k)) return k.charCodeAt(5) - 0x60;
-    const specials: Record<string, number> = {
-      'ctrl-@': 0,
-      'ctrl-[': 27,
-      'ctrl-\\': 28,
-      'ctrl-]': 29,
-      'ctrl-^': 30,
-      'ctrl-_': 31,
-    };
-    if (k in specials) return specials[k] as number;
-    return k.charCodeAt(0);
-  });
-}
-
-/** Feeds bytes through, holding back a partial detach sequence; reports a full one. */
-export function newDetachWatcher(
-  keys: number[],
-): (chunk: Buffer) => { data: Buffer; detach: boolean } {
-  let held: number[] = [];
-  return (chunk) => {
-    const out: number[] = [];
-    for (const byte of chunk) {
-      if (byte === keys[held.length]) {
-        held.push(byte);
-        if (held.length === keys.length) return { data: Buffer.from(out), detach: true };
-        continue;
-      }
-      out.push(...held);
-      held = [];
-      if (byte === keys[0]) held.push(byte);
-      else out.push(byte);
-    }
-    return { data: Buffer.from(out), detach: false };
-  };
 }
 
 export interface StreamOptions {
@@ -110,13 +70,13 @@ export function streamSession(
         spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
         rawSet = true;
       }
-      const watch = options.tty ? newDetachWatcher(detachSequence(options.detachKeys)) : undefined;
+      const watch = options.tty ? detachScanner(parseDetachKeys(options.detachKeys)) : undefined;
       const onData = (chunk: Buffer): void => {
         if (!watch) {
           socket.write(chunk);
           return;
         }
-        const { data, detach } = watch(chunk);
+        const { data, detached: detach } = watch(chunk);
         if (data.length > 0) socket.write(data);
         if (detach) {
           socket.destroy();

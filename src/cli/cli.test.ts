@@ -6,7 +6,6 @@ import { parseArgs, UsageError } from './args.js';
 import { parseTemplate, renderRows, tabwrite } from './format.js';
 import { goG, humanDuration, humanSize, ellipsis, ramInBytes, ago } from './human.js';
 import { buildCreate, CREATE_FLAGS, parsePublish } from './container-config.js';
-import { newDetachWatcher, detachSequence } from './attach-io.js';
 import { startExitCode } from './run-errors.js';
 import { runCli, selectHost } from './main.js';
 import { containerRow } from './commands/ps.js';
@@ -238,11 +237,7 @@ test('ps and images rows', () => {
   );
 });
 
-test('detach keys, start exit codes, hosts, cp arguments', () => {
-  assert.deepEqual(detachSequence(undefined), [16, 17]);
-  const w = newDetachWatcher([16, 17]);
-  assert.deepEqual(w(Buffer.from([0x61, 16])), { data: Buffer.from([0x61]), detach: false });
-  assert.deepEqual(w(Buffer.from([17])), { data: Buffer.alloc(0), detach: true });
+test('start exit codes, hosts, cp arguments', () => {
   assert.equal(startExitCode('exec: "x": executable file not found in $PATH: unknown'), 127);
   assert.equal(startExitCode('exec: "/etc": permission denied'), 126);
   assert.equal(startExitCode('something else'), 125);

@@ -56,7 +56,7 @@ import { readLogs } from './logs.js';
 import { generateName, validateName } from './names.js';
 import { newRecordStore, type RecordStore } from './store.js';
 import { filterContainers } from './filters.js';
-import { detachScanner } from './detach.js';
+import { detachScanner, parseDetachKeys } from '../util/detach-keys.js';
 import type { ContainerFs } from './fs.js';
 import type { ContainerStats } from './cgroups.js';
 import { containerStats, type StatsOptions } from './stats.js';
@@ -1027,6 +1027,8 @@ class Service implements ContainerService {
     const live = this.#find(ref);
     const r = live.record;
     canAttach(r.state.status);
+    // Refused before anything streams, with stdin attached or not, as dockerd.
+    const keys = parseDetachKeys(options.detachKeys);
     const output = new PassThrough({ objectMode: true });
     const wantStream = (s: OutputChunk['stream']): boolean =>
       s === 'stdout' ? options.stdout : options.stderr;
@@ -1064,7 +1066,7 @@ class Service implements ContainerService {
     this.#publish(r, 'attach');
     const attachment: Attachment = { output, tty: r.config.Tty === true, close };
     if (options.stdin && r.config.OpenStdin) {
-      attachment.input = stdinWriter(stream, options.detachKeys, close);
+      attachment.input = stdinWriter(stream, r.config.Tty === true ? keys : undefined, close);
     }
     return attachment;
   }
@@ -1368,7 +1370,13 @@ class Service implements ContainerService {
       output.end();
     };
     const attachment: ExecAttachment = { output, tty, close, exited };
-    if (req.AttachStdin) attachment.input = stdinWriter(stream, req.DetachKeys, close);
+    if (req.AttachStdin) {
+      attachment.input = stdinWriter(
+        stream,
+        tty ? parseDetachKeys(req.DetachKeys) : undefined,
+        close,
+      );
+    }
     return attachment;
   }
 
@@ -1486,13 +1494,19 @@ class Service implements ContainerService {
   }
 }
 
-/** stdin for an attached process: detach keys end the attachment; end() half-closes stdin. */
+/**
+ * stdin for an attached process; end() half-closes it. The detach keys, given for a TTY only
+ * (dockerd's attach copier looks for them only there: a non-TTY stdin may be binary), end
+ * the attachment.
+ */
 function stdinWriter(
   stream: AttachStream,
-  detachKeys: string | undefined,
+  detachKeys: readonly number[] | undefined,
   detach: () => void,
 ): Writable {
-  const scan = detachScanner(detachKeys);
+  const scan = detachKeys
+    ? detachScanner(detachKeys)
+    : (data: Buffer) => ({ data, detached: false });
   return new Writable({
     write(chunk: Buffer, _enc, cb): void {
       const { data, detached } = scan(chunk);

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { newClient, type EngineClient } from '../../src/client/client.js';
 import { berthBin, runCommand, startEngine, type Engine } from './harness.js';
 
 // End-to-end: real containers through a real berthd, driven by bin/berth and the docker CLI.
@@ -24,6 +25,101 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
   }
   assert.fail(`timed out waiting for ${what}`);
 }
+
+describe('detach keys, engine side (the docker CLI leaves them to the engine)', () => {
+  const anchorHost = process.env.ANCHOR_DOCKER_HOST ?? 'unix:///run/berth-anchors/docker.sock';
+
+  /**
+   * Attaches to a running `cat` container and sends `input`; once `echo` has come back, sends
+   * `last` (if any), then reads until the engine ends the stream or the test closes its side.
+   */
+  async function attachCat(
+    client: EngineClient,
+    tty: boolean,
+    detachKeys: string,
+    input: Buffer,
+    echo: Buffer,
+    last?: Buffer,
+  ): Promise<{ id: string; output: Buffer; running: boolean }> {
+    const { Id: id } = await client.containerCreate({
+      Image: 'busybox',
+      Cmd: ['cat'],
+      Tty: tty,
+      OpenStdin: true,
+    });
+    await client.containerStart(id);
+    const hj = await client.containerAttach(id, {
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      tty,
+      detachKeys,
+    });
+    let output = Buffer.alloc(0);
+    let sentLast = false;
+    const ended = new Promise<void>((resolve) => {
+      hj.socket.on('data', (b: Buffer) => {
+        output = Buffer.concat([output, b]);
+        if (sentLast || !output.includes(echo)) return;
+        sentLast = true;
+        if (last) hj.socket.write(last);
+        else hj.socket.end();
+      });
+      hj.socket.once('end', resolve);
+      hj.socket.once('close', resolve);
+    });
+    hj.socket.write(input);
+    await ended;
+    hj.socket.destroy();
+    const state = await client.json<{ State: { Running: boolean } }>(
+      'GET',
+      `/containers/${id}/json`,
+    );
+    return { id, output, running: state.State.Running };
+  }
+
+  for (const [peer, host] of [
+    ['berthd', () => engine.host],
+    ['the anchor dockerd', () => anchorHost],
+  ] as const) {
+    test(`${peer}: a TTY detaches on the given keys; a non-TTY stdin passes them through`, async () => {
+      const client = newClient(host());
+      const made: string[] = [];
+      try {
+        const t = await attachCat(
+          client,
+          true,
+          'ctrl-x,y',
+          Buffer.from('hi\n'),
+          Buffer.from('hi'),
+          Buffer.from('\x18y'),
+        );
+        made.push(t.id);
+        assert.ok(t.running, 'the TTY container keeps running after the detach');
+        // Multiplexed: the echo is in a stdout frame, with the default keys' bytes intact.
+        const bytes = Buffer.from('a\x10\x11b\n');
+        const n = await attachCat(client, false, '', bytes, bytes);
+        made.push(n.id);
+        const bad = await client
+          .containerAttach(t.id, {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            tty: true,
+            detachKeys: 'ctrl-1',
+          })
+          .then(
+            () => undefined,
+            (err: unknown) => err as { statusCode?: number; message: string },
+          );
+        assert.equal(bad?.statusCode, 400);
+        assert.match(bad?.message ?? '', /Invalid detach keys \(ctrl-1\) provided/);
+      } finally {
+        for (const id of made) await client.containerRemove(id, { force: true });
+      }
+    });
+  }
+});
 
 describe('berth run', () => {
   test('runs a command and prints its output; --rm removes the container', async () => {

@@ -1,11 +1,11 @@
 import { InvalidArgumentError } from '../errors/index.js';
 
 /**
- * Detach keys, as dockerd reads them from an attached client's input: a comma-separated list
- * of `ctrl-<c>` or single characters, `ctrl-p,ctrl-q` by default. The sequence itself is
- * swallowed; bytes that only began to look like it are passed on.
+ * Detach keys, as dockerd reads them from an attached client's TTY input: a comma-separated
+ * list of `ctrl-<c>` or single characters, `ctrl-p,ctrl-q` by default. One reading for the
+ * engine (which detaches the attachment) and the CLI (which stops its session on them).
  */
-export function parseDetachKeys(spec: string | undefined): Buffer {
+export function parseDetachKeys(spec: string | undefined): number[] {
   const keys = spec === undefined || spec === '' ? 'ctrl-p,ctrl-q' : spec;
   const bytes: number[] = [];
   for (const key of keys.split(',')) {
@@ -24,28 +24,31 @@ export function parseDetachKeys(spec: string | undefined): Buffer {
             0),
     );
   }
-  return Buffer.from(bytes);
+  return bytes;
 }
 
 export type DetachScanner = (chunk: Buffer) => { data: Buffer; detached: boolean };
 
-/** Returns a stateful scanner: feed it input chunks; it returns what to pass on. */
-export function detachScanner(spec: string | undefined): DetachScanner {
-  const seq = parseDetachKeys(spec);
+/**
+ * A stateful scanner over input chunks: it returns what to pass on, and whether the sequence
+ * is complete. The sequence itself is swallowed; bytes that only began to look like it are
+ * passed on once the next byte shows they are not it.
+ */
+export function detachScanner(keys: readonly number[]): DetachScanner {
   let matched = 0;
   return (chunk) => {
     const out: number[] = [];
     for (const byte of chunk) {
-      if (byte === seq[matched]) {
+      if (byte === keys[matched]) {
         matched++;
-        if (matched === seq.length) return { data: Buffer.from(out), detached: true };
+        if (matched === keys.length) return { data: Buffer.from(out), detached: true };
         continue;
       }
       if (matched > 0) {
-        out.push(...seq.subarray(0, matched));
+        out.push(...keys.slice(0, matched));
         matched = 0;
       }
-      if (byte === seq[0]) matched = 1;
+      if (byte === keys[0]) matched = 1;
       else out.push(byte);
     }
     return { data: Buffer.from(out), detached: false };
