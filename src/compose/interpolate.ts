@@ -1,4 +1,4 @@
-import { ComposeError } from './errors.js';
+import { ComposeError, TemplateError } from './errors.js';
 
 /** Variables visible to interpolation: the OS environment over the .env file. */
 export type Lookup = (name: string) => string | undefined;
@@ -34,7 +34,7 @@ export function interpolate(text: string, options: InterpolateOptions): string {
     }
     if (next === '{') {
       const end = closingBrace(text, i + 2);
-      if (end < 0) throw new ComposeError(`Invalid template: "${text}"`);
+      if (end < 0) throw new TemplateError(text);
       out += substitute(text.slice(i + 2, end), text, options);
       i = end + 1;
       continue;
@@ -84,12 +84,12 @@ function value(name: string, options: InterpolateOptions): string {
 
 function substitute(body: string, whole: string, options: InterpolateOptions): string {
   const m = NAME.exec(body);
-  if (!m) throw new ComposeError(`Invalid template: "${whole}"`);
+  if (!m) throw new TemplateError(whole);
   const name = m[0];
   const rest = body.slice(name.length);
   if (rest === '') return value(name, options);
   const op = /^(:-|:\?|:\+|-|\?|\+)/.exec(rest);
-  if (!op) throw new ComposeError(`Invalid template: "${whole}"`);
+  if (!op) throw new TemplateError(whole);
   const arg = rest.slice((op[1] as string).length);
   const v = options.lookup(name);
   const nested = (): string => interpolate(arg, options);
@@ -122,9 +122,9 @@ export function interpolateTree(node: unknown, options: InterpolateOptions, path
     try {
       return interpolate(node, options);
     } catch (err: unknown) {
-      if (err instanceof ComposeError && err.message.startsWith('Invalid template'))
+      if (err instanceof TemplateError)
         throw new ComposeError(
-          `${err.message.replace(/^Invalid template/, `invalid interpolation format for ${path || 'value'}`)}. You may need to escape any $ with another $.`,
+          `invalid interpolation format for ${path || 'value'}: "${err.template}". You may need to escape any $ with another $.`,
         );
       throw err;
     }

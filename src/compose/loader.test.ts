@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { renderConfig } from './config-output.js';
 import { parseEnvFile } from './env-file.js';
 import { ComposeError } from './errors.js';
-import { interpolate } from './interpolate.js';
+import { interpolate, interpolateTree } from './interpolate.js';
 import { findComposeFiles, loadProject, normalizeProjectName } from './loader.js';
 import { mergeDocuments, mergeService } from './merge.js';
 import { parsePortSpec, parseVolumeSpec, shellSplit } from './normalize.js';
@@ -85,6 +85,10 @@ describe('interpolation', () => {
     assert.deepEqual(unset, ['X', 'Y']);
     fails(() => i('${SET'), /Invalid template/);
     fails(() => i('${1BAD}'), /Invalid template/);
+    fails(
+      () => interpolateTree({ services: { web: { image: 'x${SET' } } }, { lookup }),
+      'invalid interpolation format for services.web.image: "x${SET". You may need to escape any $ with another $.',
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError, type ScalarTag } from 'yaml';
-import { ComposeError } from './errors.js';
+import { ComposeError, NoConfigFileError } from './errors.js';
 import { parseEnvFile } from './env-file.js';
 import { interpolateTree, type Lookup } from './interpolate.js';
 import { isDict, mergeDocuments, mergeService } from './merge.js';
@@ -75,7 +75,7 @@ export function findComposeFiles(cwd: string, warnings: string[] = []): string[]
     if (up === dir) break;
     dir = up;
   }
-  throw new ComposeError('no configuration file provided: not found');
+  throw new NoConfigFileError('no configuration file provided: not found');
 }
 
 /** Compose's normalisation of a directory name into a project name. */
@@ -358,7 +358,7 @@ export function loadProject(options: LoadOptions): Project {
   for (const f of configFiles) {
     if (f !== '-' && existsSync(f) && statSync(f).isDirectory()) {
       const inside = DEFAULT_FILES.map((n) => path.join(f, n)).find((p) => existsSync(p));
-      if (!inside) throw new ComposeError(`no configuration file provided: not found in ${f}`);
+      if (!inside) throw new NoConfigFileError(`no configuration file provided: not found in ${f}`);
       configFiles[configFiles.indexOf(f)] = inside;
     }
   }

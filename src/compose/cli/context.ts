@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Flags, FlagSpec } from '../../cli/args.js';
 import type { CommandContext } from '../../cli/command.js';
+import { NoConfigFileError } from '../errors.js';
 import { loadProject } from '../loader.js';
 import type { Project } from '../model.js';
 import { newProgress } from '../progress.js';
@@ -83,11 +84,7 @@ export function projectOrName(ctx: ComposeContext, services: string[] = []): Pro
     return project(ctx, services);
   } catch (err: unknown) {
     const name = ctx.globals.string('project-name') ?? ctx.env.COMPOSE_PROJECT_NAME;
-    if (
-      name &&
-      ctx.globals.list('file').length === 0 &&
-      /no configuration file/.test((err as Error).message)
-    )
+    if (name && ctx.globals.list('file').length === 0 && err instanceof NoConfigFileError)
       return {
         name,
         workingDir: ctx.cwd,
