@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /**
  * The closed set of errors berth raises on purpose. Every layer throws these (with context and
  * a cause); the API converts them to HTTP statuses in one place with {@link toHttpStatus}.
@@ -50,6 +52,16 @@ export function toHttpStatus(err: unknown): number {
 export function errnoCode(err: unknown): string | undefined {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code;
   return undefined;
+}
+
+/**
+ * The C library's words for a system error's errno (`no such device`), as Go's syscall.Errno
+ * prints them in dockerd's messages; undefined when it is not a system error.
+ */
+export function systemErrorText(err: unknown): string | undefined {
+  const errno = err instanceof Error && 'errno' in err ? err.errno : undefined;
+  if (typeof errno !== 'number') return undefined;
+  return getSystemErrorMap().get(errno)?.[1];
 }
 
 export function isNotFound(err: unknown): boolean {

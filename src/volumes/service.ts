@@ -1,6 +1,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ConflictError, NotFoundError, SystemError, isNotFound } from '../errors/index.js';
+import {
+  ConflictError,
+  NotFoundError,
+  SystemError,
+  isNotFound,
+  systemErrorText,
+} from '../errors/index.js';
 import type { Events } from '../events/events.js';
 import { isMountPoint, mountAll, unmount } from '../mount/mount-linux.js';
 import { readJsonIfExists, removeTempFiles, syncDir, writeJsonAtomic } from '../util/atomic.js';
@@ -284,8 +290,7 @@ class LocalVolumes implements VolumeService {
         try {
           await mountAll([m], data);
         } catch (err: unknown) {
-          const message = err instanceof Error ? err.message : String(err);
-          const reason = (message.split(': ').pop() ?? message).toLowerCase();
+          const reason = systemErrorText(err) ?? (err instanceof Error ? err.message : String(err));
           throw new SystemError(mountFailure(r.options, data, reason), { cause: err });
         }
       }
