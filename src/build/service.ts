@@ -18,15 +18,22 @@ import {
   entryOf,
   findSources,
   globMatch,
+  copySourceHash,
   hashEntries,
-  hashSources,
+  hashList,
+  hostNames,
+  sumHeader,
   newIgnore,
   readIgnoreFile,
   receiveContext,
   resolveInContext,
   treeEntries,
   type CopyEntry,
+  type HostNames,
   type Source,
+  type SumSource,
+  type SumStyle,
+  type TarEntry,
 } from './context.js';
 import {
   parseDockerfile,
@@ -78,6 +85,8 @@ interface Run {
   /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
   epoch?: Date;
   containers: Set<string>;
+  /** The context tar's entries, by cleaned name. */
+  entries: Map<string, TarEntry>;
 }
 
 /** The builder over the image and container services; see build.ts for the contract. */
@@ -87,6 +96,7 @@ class Builder implements BuildService {
   readonly #tmp: string;
   readonly #cacheRoot: string;
   #running = 0;
+  #names: Promise<HostNames> | undefined;
 
   constructor(o: NewBuildServiceOptions) {
     this.#images = o.images;
@@ -125,10 +135,11 @@ class Builder implements BuildService {
       stages: new Map(),
       used: new Set(),
       containers: new Set(),
+      entries: new Map(),
     };
     this.#running++;
     try {
-      const bare = await receiveContext(context, ctx);
+      const bare = await receiveContext(context, ctx, run.entries);
       const dockerfileName = req.dockerfile || 'Dockerfile';
       let text = bare;
       if (text === undefined) {
@@ -384,6 +395,12 @@ class Builder implements BuildService {
     for (const u of state.used) run.used.add(u);
     run.stages.set(stage.index, { image: current, config: state.config });
     return current;
+  }
+
+  /** The host's user and group names, read once (they name owners in `--from` sums). */
+  #hostNames(): Promise<HostNames> {
+    this.#names ??= hostNames();
+    return this.#names;
   }
 
   /** A step's cache key; a build with SOURCE_DATE_EPOCH has keys of its own. */
@@ -939,14 +956,51 @@ class Builder implements BuildService {
     );
     const downloads: { data: Buffer; mtime: Date }[] = [];
     for (const u of urls) downloads.push(await download(u));
-    // The cache is checked before any container is made: the parent fixes the rest.
-    const contentHash = await hashSources(found, excluded, [
-      ...heredocData,
-      ...downloads.map((d) => d.data),
-    ]);
-    const kind = count > 1 ? 'multi' : found.some((f) => f.stat.isDirectory()) ? 'dir' : 'file';
-    // dockerd writes a lone URL's hash bare, others as kind:hash.
-    const source = urls.length === 1 && count === 1 ? contentHash : `${kind}:${contentHash}`;
+    // The cache is checked before any container is made: the parent fixes the rest. The
+    // source's hash is dockerd's (see copySourceHash), so history matches the classic builder.
+    const style: SumStyle = from !== undefined ? 'image' : 'context';
+    const names = await this.#hostNames();
+    const hashes: string[] = [];
+    const sumSource: SumSource = { root, style, names, entries: run.entries };
+    for (const f of found) hashes.push(await copySourceHash(sumSource, f, excluded));
+    for (const [i, u] of urls.entries()) {
+      // A download is summed as dockerd's file of it: 0600, owned by the daemon.
+      const data = downloads[i]?.data ?? Buffer.alloc(0);
+      const h = sumHeader({
+        name: downloadName(u),
+        mode: 0o100600,
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+        size: data.length,
+        typeflag: '0',
+        linkname: '',
+        uname: names.user(process.getuid?.() ?? 0),
+        gname: names.group(process.getgid?.() ?? 0),
+        devmajor: 0,
+        devminor: 0,
+      });
+      hashes.push(h.update(data).digest('hex'));
+    }
+    // Heredocs (which the classic builder lacks) are summed as files of their names.
+    for (const [i, h] of ins.heredocs.entries()) {
+      const data = heredocData[i] ?? Buffer.alloc(0);
+      const sum = sumHeader({
+        name: h.name,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: data.length,
+        typeflag: '0',
+        linkname: '',
+        uname: '',
+        gname: '',
+        devmajor: 0,
+        devminor: 0,
+      });
+      hashes.push(`file:${sum.update(data).digest('hex')}`);
+    }
+    // One source: its own hash (a lone URL's bare); more: dockerd's `multi:` over them all.
+    const source = hashes.length === 1 ? (hashes[0] ?? '') : hashList('multi', hashes);
     // dockerd writes the --chown comment glued to the source hash.
     const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
     const createdBy = nopCreatedByOne(
@@ -1023,7 +1077,7 @@ class Builder implements BuildService {
       }
       for (const [i, u] of urls.entries()) {
         const { data, mtime } = downloads[i] ?? { data: Buffer.alloc(0), mtime: new Date() };
-        const base = posix.basename(new URL(u).pathname) || 'index.html';
+        const base = downloadName(u);
         const name = destIsDir ? posix.join(destAbs, base) : destAbs;
         entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
         entries.push({
@@ -1260,6 +1314,11 @@ async function isArchive(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
+}
+
+/** The name a download is saved as. */
+function downloadName(url: string): string {
+  return posix.basename(new URL(url).pathname) || 'index.html';
 }
 
 async function download(url: string): Promise<{ data: Buffer; mtime: Date }> {

@@ -13,7 +13,7 @@ import { repoRoot, runCommand, startEngine, type CommandResult, type Engine } fr
 // The builder against Docker's classic builder: each case of build-corpus/ is built by the
 // anchor dockerd (DOCKER_BUILDKIT=0) and by berthd (through the same docker CLI), both on the
 // same base image (the anchors' busybox rootfs imported under our own name), and the results
-// compared: image config, history (created_by, empty_layer) and every layer's files (path,
+// compared: image config, history (created_by with COPY/ADD source hashes, empty_layer) and every layer's files (path,
 // type, mode, owner, link target, content hash). Then berth alone: the cache, bad input and
 // what the classic builder cannot do (heredocs).
 
@@ -105,10 +105,8 @@ async function facts(save: Buffer, baseLayers: number, baseHistory: number): Pro
   delete config.Hostname;
   const history = (cfg.history ?? [])
     .slice(baseHistory)
-    .map(
-      (h) =>
-        `${(h.created_by ?? '').replace(/[0-9a-f]{64}/g, '<hash>')}${h.empty_layer ? ' [empty]' : ''}`,
-    );
+    // COPY/ADD hashes included: berth sums sources as dockerd does.
+    .map((h) => `${h.created_by ?? ''}${h.empty_layer ? ' [empty]' : ''}`);
   const layers: string[][] = [];
   for (const name of m.Layers.slice(baseLayers)) {
     const data = files.get(name);
