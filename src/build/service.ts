@@ -45,6 +45,7 @@ import {
 import { DockerfileSyntaxError } from './dockerfile/parser.js';
 import { expandWord } from './dockerfile/shell-word.js';
 import { withoutMountPoints } from './layer-filter.js';
+import { newStageOutput } from './stage-output.js';
 import {
   applyMeta,
   cacheKey,
@@ -69,6 +70,12 @@ export interface NewBuildServiceOptions {
 
 type CopyIns = Instruction & { kind: 'COPY' | 'ADD' };
 
+/** A built stage: its image (undefined: scratch) and config. */
+interface BuiltStage {
+  image: ImageRecord | undefined;
+  config: ImageRuntimeConfig;
+}
+
 interface Run {
   req: BuildRequest;
   ctx: string;
@@ -78,8 +85,13 @@ interface Run {
   df: Dockerfile;
   step: number;
   total: number;
-  /** Result image (undefined: scratch) and config of each built stage, by index. */
-  stages: Map<number, { image: ImageRecord | undefined; config: ImageRuntimeConfig }>;
+  /**
+   * The result of stage `index` once built (building it first if nothing had started it); it
+   * rejects when that stage fails.
+   */
+  stageBuilt: (index: number) => Promise<BuiltStage>;
+  /** Aborted when another stage of the build failed (or the client went away). */
+  signal?: AbortSignal;
   /** Build args the Dockerfile declared. */
   used: Set<string>;
   /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
@@ -132,7 +144,7 @@ class Builder implements BuildService {
       df: { directives: {}, escape: '\\', metaArgs: [], stages: [], total: 0 },
       step: 0,
       total: 0,
-      stages: new Map(),
+      stageBuilt: () => Promise.reject(new InvalidArgumentError('no stage is being built')),
       used: new Set(),
       containers: new Set(),
       entries: new Map(),
@@ -201,16 +213,72 @@ class Builder implements BuildService {
       applyMeta(meta, a);
       for (const x of a.args) run.used.add(x.name);
     }
-    let final: ImageRecord | undefined;
-    for (const stage of df.stages) {
-      if (stage.index > target.index) break;
-      if (!needed.has(stage.index)) {
-        // Not built: the target does not need it. Its steps keep their numbers, as in dockerd.
-        run.step += 1 + stage.instructions.length;
-        continue;
-      }
-      final = await this.#buildStage(run, stage, meta, stage === target ? labels : []);
+    // Stages the target needs are built at once, each waiting for a stage it uses only where
+    // it uses it (FROM, COPY --from, RUN --mount from=); output is put back in stage order
+    // (see stage-output.ts for why it is held rather than interleaved).
+    const built = df.stages.filter((s) => s.index <= target.index);
+    const firstStep = new Map<number, number>();
+    let next = run.step;
+    for (const s of built) {
+      // A stage the target does not need is not built; its steps keep their numbers, as in
+      // dockerd.
+      firstStep.set(s.index, next);
+      next += 1 + s.instructions.length;
     }
+    const output = newStageOutput(
+      built.map((s) => s.index),
+      (t) => run.out(t),
+    );
+    for (const s of built) if (!needed.has(s.index)) output.finish(s.index);
+    const cancel = new AbortController();
+    const onClientGone = (): void => cancel.abort(req.signal?.reason);
+    req.signal?.addEventListener('abort', onClientGone, { once: true });
+    if (req.signal?.aborted) onClientGone();
+    const tasks = new Map<number, Promise<BuiltStage>>();
+    let failure: { err: unknown } | undefined;
+    const concurrent = needed.size > 1;
+    const start = (stage: Stage): Promise<BuiltStage> => {
+      const have = tasks.get(stage.index);
+      if (have) return have;
+      const srun: Run = {
+        ...run,
+        step: firstStep.get(stage.index) ?? run.step,
+        out: (t) => output.write(stage.index, t),
+        signal: cancel.signal,
+      };
+      const task = this.#buildStage(srun, stage, meta, stage === target ? labels : [], concurrent);
+      tasks.set(stage.index, task);
+      task.then(
+        () => output.finish(stage.index),
+        (err: unknown) => {
+          // The first failure is the build's; the other stages are cancelled, and what they
+          // fail with then is only that.
+          failure ??= { err };
+          cancel.abort(err);
+          output.finish(stage.index);
+        },
+      );
+      return task;
+    };
+    run.stageBuilt = (index) => {
+      const stage = df.stages[index];
+      if (!stage) return Promise.reject(new InvalidArgumentError(`stage ${index} was not built`));
+      return start(stage);
+    };
+    try {
+      for (const s of built) if (needed.has(s.index)) void start(s).catch(() => undefined);
+      // Every stage is waited for, those started late too, before the build ends: none is
+      // left running, and the cleanup after the build removes all their containers.
+      for (let seen = 0; seen < tasks.size;) {
+        seen = tasks.size;
+        await Promise.allSettled([...tasks.values()]);
+      }
+    } finally {
+      req.signal?.removeEventListener('abort', onClientGone);
+      output.flush();
+    }
+    if (failure) throw failure.err;
+    const final = (await tasks.get(target.index))?.image;
     const unused = Object.keys(req.buildArgs)
       .filter((k) => !run.used.has(k) && !proxyNames.has(k))
       .sort();
@@ -270,7 +338,7 @@ class Builder implements BuildService {
     return undefined;
   }
 
-  /** The target and every stage it depends on (FROM a stage, COPY --from a stage). */
+  /** The target and every stage it depends on (FROM, COPY --from, RUN --mount from=). */
   #neededStages(df: Dockerfile, target: Stage): Set<number> {
     const needed = new Set<number>();
     const visit = (s: Stage): void => {
@@ -282,6 +350,13 @@ class Builder implements BuildService {
         if ((ins.kind === 'COPY' || ins.kind === 'ADD') && ins.from !== undefined) {
           const dep = this.#stageNamed(df, ins.from, s.index);
           if (dep) visit(dep);
+        }
+        if (ins.kind === 'RUN') {
+          for (const m of ins.mounts) {
+            const from = m.options.from;
+            const dep = from !== undefined ? this.#stageNamed(df, from, s.index) : undefined;
+            if (dep) visit(dep);
+          }
         }
       }
     };
@@ -305,14 +380,44 @@ class Builder implements BuildService {
     run.out(`Step ${run.step}/${run.total} : ${original}\n`);
   }
 
+  /**
+   * Builds a stage. When stages run concurrently (`located`), a failure names its step and
+   * Dockerfile line: the "Step" line last printed may then be another stage's.
+   */
   async #buildStage(
     run: Run,
     stage: Stage,
     meta: StageState,
     labels: string[],
-  ): Promise<ImageRecord | undefined> {
+    located: boolean,
+  ): Promise<BuiltStage> {
+    let at = { step: run.step + 1, ins: stage.from as Instruction };
+    const stepLine = (ins: Instruction): void => {
+      run.signal?.throwIfAborted();
+      this.#stepLine(run, ins.original);
+      at = { step: run.step, ins };
+    };
+    try {
+      return await this.#stageSteps(run, stage, meta, labels, stepLine);
+    } catch (err: unknown) {
+      if (located && err instanceof Error && !locatedErrors.has(err) && !run.signal?.aborted) {
+        locatedErrors.add(err);
+        const where = at.ins.line > 0 ? ` (line ${at.ins.line})` : '';
+        err.message = `Step ${at.step}/${run.total} : ${at.ins.original}${where}: ${err.message}`;
+      }
+      throw err;
+    }
+  }
+
+  async #stageSteps(
+    run: Run,
+    stage: Stage,
+    meta: StageState,
+    labels: string[],
+    stepLine: (ins: Instruction) => void,
+  ): Promise<BuiltStage> {
     const { df, req } = run;
-    this.#stepLine(run, stage.from.original);
+    stepLine(stage.from);
     const metaLookup = (name: string): string | undefined => {
       if (!meta.args.has(name)) return undefined;
       const given = req.buildArgs[name];
@@ -329,8 +434,7 @@ class Builder implements BuildService {
     let config: ImageRuntimeConfig;
     const fromStage = this.#stageNamed(df, imageName, stage.index);
     if (fromStage) {
-      const built = run.stages.get(fromStage.index);
-      if (!built) throw new InvalidArgumentError(`stage ${imageName} was not built`);
+      const built = await run.stageBuilt(fromStage.index);
       image = built.image;
       config = structuredClone(built.config);
     } else if (imageName.toLowerCase() === 'scratch') {
@@ -377,7 +481,7 @@ class Builder implements BuildService {
       }
     }
     for (const ins of stage.instructions) {
-      this.#stepLine(run, ins.original);
+      stepLine(ins);
       current = await this.#step(run, stage, state, current, ins, meta);
     }
     // `--label`: one LABEL step per label, sorted, as dockerd adds them.
@@ -389,12 +493,11 @@ class Builder implements BuildService {
         original: `LABEL ${k}=${v}`,
         pairs: [{ key: escapeLiteral(k), value: escapeLiteral(v) }],
       };
-      this.#stepLine(run, ins.original);
+      stepLine(ins);
       current = await this.#step(run, stage, state, current, ins, meta);
     }
     for (const u of state.used) run.used.add(u);
-    run.stages.set(stage.index, { image: current, config: state.config });
-    return current;
+    return { image: current, config: state.config };
   }
 
   /** The host's user and group names, read once (they name owners in `--from` sums). */
@@ -629,14 +732,22 @@ class Builder implements BuildService {
       }
     })();
     let code: number;
+    // Another stage failing kills the command (the build's cleanup then removes it).
+    const kill = (): void => {
+      this.#containers.kill(cid).catch(() => undefined);
+    };
+    run.signal?.addEventListener('abort', kill, { once: true });
     try {
       await this.#containers.start(cid);
+      if (run.signal?.aborted) kill();
       const exit = await this.#containers.wait(cid, 'not-running');
       code = exit.StatusCode;
     } finally {
+      run.signal?.removeEventListener('abort', kill);
       await Promise.race([pump, new Promise((r) => setTimeout(r, 2000))]);
       attachment.close();
     }
+    run.signal?.throwIfAborted();
     if (code !== 0) {
       await this.#finishContainer(run, cid, false);
       throw new BuildStepError(
@@ -872,9 +983,7 @@ class Builder implements BuildService {
     const fromStage = this.#stageNamed(run.df, from, stage.index);
     let image: ImageRecord | undefined;
     if (fromStage) {
-      const built = run.stages.get(fromStage.index);
-      if (!built) throw new InvalidArgumentError(`stage ${from} was not built`);
-      image = built.image;
+      image = (await run.stageBuilt(fromStage.index)).image;
     } else {
       try {
         image = await this.#images.get(from);
@@ -1238,6 +1347,9 @@ class Builder implements BuildService {
     return { CachesDeleted: deleted, SpaceReclaimed: space };
   }
 }
+
+/** Errors that already name the step they failed at. */
+const locatedErrors = new WeakSet<Error>();
 
 const proxyNames = new Set([
   'HTTP_PROXY',

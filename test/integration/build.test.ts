@@ -434,6 +434,77 @@ describe('cache', () => {
   });
 });
 
+describe('stages in parallel', () => {
+  const context = async (dockerfile: string): Promise<string> => {
+    const dir = await fs.mkdtemp(path.join(tmp, 'par-'));
+    await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
+    return dir;
+  };
+  // Waits for a file in the shared cache mount, giving up (exit 9) after many tries: a build
+  // that ran the stages one after the other fails there instead of hanging.
+  const awaitFile = (f: string): string =>
+    `i=0; until [ -e /r/${f} ]; do sleep 0.1; i=$((i+1)); if [ $i -gt 1500 ]; then exit 9; fi; done`;
+
+  it('independent stages run at once: each waits for a file the other writes', async () => {
+    const id = `${p}-rdv-${randomBytes(3).toString('hex')}`;
+    const mount = `--mount=type=cache,target=/r,id=${id}`;
+    const dir = await context(
+      [
+        `FROM ${base} AS a`,
+        `RUN ${mount} touch /r/a && ${awaitFile('b')} && echo a > /a`,
+        `FROM ${base} AS b`,
+        `RUN ${mount} touch /r/b && ${awaitFile('a')} && echo b > /b`,
+        `FROM ${base}`,
+        'COPY --from=a /a /a',
+        'COPY --from=b /b /b',
+        '',
+      ].join('\n'),
+    );
+    const tag = `${p}-par:1`;
+    const r = must(await berthDocker(['build', '-t', tag, dir]), 'build');
+    // The classic builder's output, whole per stage and in stage order.
+    const steps = r.stdout.split('\n').filter((l) => l.startsWith('Step '));
+    assert.deepEqual(
+      steps.map((l) => /^Step (\d+)\/7 : /.exec(l)?.[1]),
+      ['1', '2', '3', '4', '5', '6', '7'],
+      r.stdout,
+    );
+    const stageA = r.stdout.slice(r.stdout.indexOf('Step 1/7'), r.stdout.indexOf('Step 3/7'));
+    assert.match(stageA, /Running in [0-9a-f]{12}\n[^]*Removing intermediate container/);
+    const out = must(await engine.berth(['run', '--rm', tag, 'cat', '/a', '/b']), 'run');
+    assert.equal(out.stdout, 'a\nb\n');
+  });
+
+  it('the first failing stage cancels the others; the error names its step and line', async () => {
+    const id = `${p}-fail-${randomBytes(3).toString('hex')}`;
+    const mount = `--mount=type=cache,target=/r,id=${id}`;
+    const dir = await context(
+      [
+        `FROM ${base} AS slow`,
+        // Runs until it is killed: the build only ends when the failure cancels it.
+        `RUN ${mount} touch /r/started && while true; do sleep 0.1; done`,
+        `FROM ${base} AS bad`,
+        `RUN ${mount} ${awaitFile('started')}; exit 3`,
+        `FROM ${base}`,
+        'COPY --from=slow /etc/hostname /x',
+        'COPY --from=bad /etc/hostname /y',
+        '',
+      ].join('\n'),
+    );
+    const r = await engine.berth(['build', '-t', `${p}-parfail:1`, dir]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /Step 4\/7 : RUN .*exit 3 \(line 4\): The command '\/bin\/sh -c .*exit 3' returned a non-zero code: 3/,
+    );
+    assert.match(r.stdout, /Step 2\/7 : RUN [^]*Step 4\/7 : RUN /, 'both stages shown, in order');
+    const ps = must(await engine.berth(['ps', '-aq']), 'ps');
+    assert.equal(ps.stdout.trim(), '', 'no build container left behind');
+    const img = await engine.berth(['image', 'inspect', `${p}-parfail:1`]);
+    assert.notEqual(img.code, 0, 'nothing tagged');
+  });
+});
+
 describe('bad input', () => {
   const build = async (
     dockerfile: string,
