@@ -7,7 +7,7 @@ import type { ContainerService } from '../containers/containers.js';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.js';
 import type { ImageRecord, ImageService } from '../images/images.js';
 import type { HostConfigMount } from '../spec/engine.js';
-import type { ImageRuntimeConfig } from '../spec/oci-image.js';
+import type { HistoryEntry, ImageRuntimeConfig } from '../spec/oci-image.js';
 import { shortId } from '../util/digest.js';
 import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
 import { BuildStepError } from './build.js';
@@ -92,6 +92,8 @@ interface Run {
   stageBuilt: (index: number) => Promise<BuiltStage>;
   /** Aborted when another stage of the build failed (or the client went away). */
   signal?: AbortSignal;
+  /** The `--cache-from` images found (narrowed to one once a step matched it). */
+  cacheFrom: ImageRecord[];
   /** Build args the Dockerfile declared. */
   used: Set<string>;
   /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
@@ -145,6 +147,7 @@ class Builder implements BuildService {
       step: 0,
       total: 0,
       stageBuilt: () => Promise.reject(new InvalidArgumentError('no stage is being built')),
+      cacheFrom: [],
       used: new Set(),
       containers: new Set(),
       entries: new Map(),
@@ -207,6 +210,14 @@ class Builder implements BuildService {
         .filter((s) => s.index <= target.index)
         .reduce((n, s) => n + 1 + s.instructions.length, 0) +
       labels.length;
+    // As dockerd: a --cache-from name that is not here is passed over.
+    for (const ref of req.cacheFrom) {
+      try {
+        run.cacheFrom.push(await this.#images.get(ref));
+      } catch (err: unknown) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
     const meta: StageState = this.#freshState({}, req, df.escape);
     for (const a of df.metaArgs) {
       this.#stepLine(run, a.original);
@@ -511,15 +522,52 @@ class Builder implements BuildService {
     return cacheKey(run.epoch ? { ...parts, epoch: run.epoch.getTime() } : parts);
   }
 
-  /** Finds a cached step image: same parent, same key. */
+  /**
+   * Finds a cached step image, by dockerd's rules. Without `--cache-from`: a step image built
+   * here with the same parent and the same key. With it: such an image only when it is an
+   * ancestor of a `--cache-from` image; otherwise a `--cache-from` image whose history and
+   * layers begin with the parent's and whose next history entry has the step's `created_by`
+   * (the last one is the image itself; an earlier one is restored as a step image from it).
+   */
   async #cached(
     run: Run,
     parent: ImageRecord | undefined,
     key: string,
+    step: { createdBy: string; state: StageState },
   ): Promise<ImageRecord | undefined> {
     if (run.req.noCache) return undefined;
     const all = await this.#images.list();
-    return all.find((r) => r.buildKey === key && r.parent === parent?.id);
+    const local = all.find((r) => r.buildKey === key && r.parent === parent?.id);
+    // As dockerd: --cache-from given, the local cache counts only under its images, even when
+    // none of them is here.
+    if (run.req.cacheFrom.length === 0) return local;
+    const byId = new Map(all.map((r) => [r.id, r]));
+    const ancestor = (of: ImageRecord, id: string): boolean => {
+      for (let p: ImageRecord | undefined = of; p; p = p.parent ? byId.get(p.parent) : undefined) {
+        if (p.id === id) return true;
+      }
+      return false;
+    };
+    if (local && run.cacheFrom.some((s) => ancestor(s, local.id))) return local;
+    const at = parent?.config.history?.length ?? 0;
+    for (const source of run.cacheFrom) {
+      const history = source.config.history ?? [];
+      if (!continues(source, parent) || history[at]?.created_by !== step.createdBy) continue;
+      if (at === history.length - 1) return source;
+      const opts: Parameters<ImageService['build']>[0] = {
+        config: withoutEmpty(step.state.config),
+        createdBy: step.createdBy,
+        buildKey: key,
+        restore: { image: source, historyIndex: at },
+      };
+      if (parent) opts.parent = parent;
+      if (run.req.platform) opts.platform = run.req.platform;
+      const restored = await this.#images.build(opts);
+      // As dockerd: once a source matched, the build follows that one alone.
+      run.cacheFrom = [source];
+      return restored;
+    }
+    return undefined;
   }
 
   async #commitStep(
@@ -594,7 +642,7 @@ class Builder implements BuildService {
       config: r.config,
       author: state.author ?? before ?? '',
     });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy: r.createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -678,7 +726,7 @@ class Builder implements BuildService {
       network: ins.network ?? '',
       mounts: mounts.key,
     });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -870,7 +918,7 @@ class Builder implements BuildService {
     state.config = { ...state.config, WorkingDir: dir };
     const createdBy = nopCreatedByOne(state.config, `WORKDIR ${dir}`);
     const key = this.#key(run, { parent: current?.id ?? '', createdBy, config: state.config });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -1125,7 +1173,7 @@ class Builder implements BuildService {
       exclude: ins.exclude,
       parents: ins.parents,
     });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -1346,6 +1394,32 @@ class Builder implements BuildService {
     }
     return { CachesDeleted: deleted, SpaceReclaimed: space };
   }
+}
+
+/**
+ * Whether `image`'s history and layers begin with all of `parent`'s (dockerd's
+ * `isValidParent`): entries equal member by member, layers equal in order.
+ */
+function continues(image: ImageRecord, parent: ImageRecord | undefined): boolean {
+  const history = image.config.history ?? [];
+  if (history.length === 0) return false;
+  const ph = parent?.config.history ?? [];
+  const pd = parent?.config.rootfs.diff_ids ?? [];
+  if (ph.length === 0 && pd.length === 0) return true;
+  const diffs = image.config.rootfs.diff_ids;
+  if (ph.length >= history.length || pd.length > diffs.length) return false;
+  return ph.every((h, i) => sameEntry(h, history[i])) && pd.every((d, i) => d === diffs[i]);
+}
+
+function sameEntry(a: HistoryEntry, b: HistoryEntry | undefined): boolean {
+  if (!b) return false;
+  return (
+    (a.created ?? '') === (b.created ?? '') &&
+    (a.created_by ?? '') === (b.created_by ?? '') &&
+    (a.author ?? '') === (b.author ?? '') &&
+    (a.comment ?? '') === (b.comment ?? '') &&
+    (a.empty_layer ?? false) === (b.empty_layer ?? false)
+  );
 }
 
 /** Errors that already name the step they failed at. */
