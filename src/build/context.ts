@@ -267,7 +267,8 @@ export async function findSources(dir: string, arg: string, keyword: string): Pr
 export interface CopyEntry {
   /** Name inside the image, relative to `/`. */
   name: string;
-  type: 'file' | 'directory' | 'symlink';
+  /** `link`: a hard link to the entry named `linkname`, put earlier. */
+  type: 'file' | 'directory' | 'symlink' | 'link';
   mode: number;
   uid: number;
   gid: number;
@@ -288,6 +289,8 @@ export async function treeEntries(
   skip: (rel: string) => boolean,
 ): Promise<CopyEntry[]> {
   const out: CopyEntry[] = [];
+  // Files hard-linked to each other stay so in the copy, as dockerd copies a tree with tar.
+  const firstNames = new Map<string, string>();
   const walk = async (dirHost: string, relBelow: string): Promise<void> => {
     const entries = await fs.readdir(dirHost, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -298,6 +301,16 @@ export async function treeEntries(
       const st = await fs.lstat(h);
       const entry = entryOf(h, st, path.posix.join(destRel, rel), owner);
       if (entry.type === 'symlink') entry.linkname = await fs.readlink(h);
+      if (entry.type === 'file' && st.nlink > 1) {
+        const inode = `${st.dev}:${st.ino}`;
+        const first = firstNames.get(inode);
+        if (first !== undefined) {
+          entry.type = 'link';
+          entry.linkname = first;
+          entry.size = 0;
+          delete entry.host;
+        } else firstNames.set(inode, entry.name);
+      }
       out.push(entry);
       if (st.isDirectory()) await walk(h, rel);
     }

@@ -164,6 +164,8 @@ async function prepare(name: string): Promise<string> {
     await fs.chmod(path.join(dir, 'two.txt'), 0o600);
     await fs.chmod(path.join(dir, 'dir/sub'), 0o750);
     await fs.chmod(path.join(dir, 'dir/d.txt'), 0o755);
+    // A hard link: the client's tar holds it as a link entry, which dockerd sums as such.
+    await fs.link(path.join(dir, 'other/o.txt'), path.join(dir, 'other/hard.txt'));
   }
   if (name === 'add') {
     execFileSync('tar', [
