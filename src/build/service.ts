@@ -92,6 +92,8 @@ interface Run {
   stageBuilt: (index: number) => Promise<BuiltStage>;
   /** Aborted when another stage of the build failed (or the client went away). */
   signal?: AbortSignal;
+  /** Pulls of FROM images begun in this build, by name. */
+  pulls: Map<string, Promise<void>>;
   /** The `--cache-from` images found (narrowed to one once a step matched it). */
   cacheFrom: ImageRecord[];
   /** Build args the Dockerfile declared. */
@@ -147,6 +149,7 @@ class Builder implements BuildService {
       step: 0,
       total: 0,
       stageBuilt: () => Promise.reject(new InvalidArgumentError('no stage is being built')),
+      pulls: new Map(),
       cacheFrom: [],
       used: new Set(),
       containers: new Set(),
@@ -455,13 +458,19 @@ class Builder implements BuildService {
       if (imageName === '')
         throw new InvalidArgumentError('base name (${' + '}) should not be blank');
       // As the classic builder: a FROM image is pulled when absent, or always with --pull.
-      const pull = async (): Promise<void> => {
-        await this.#images.pull(imageName, {
+      // Stages built at once that start from the same image share one pull (whose progress
+      // shows in the stage that began it).
+      const pull = (): Promise<void> => {
+        const ongoing = run.pulls.get(imageName);
+        if (ongoing) return ongoing;
+        const pulling = this.#images.pull(imageName, {
           onProgress: (p) => {
             if (p.progressDetail && p.status === 'Downloading') return;
             run.out(`${p.id ? `${p.id}: ` : ''}${p.status ?? ''}\n`);
           },
         });
+        run.pulls.set(imageName, pulling);
+        return pulling;
       };
       if (run.req.pull) await pull();
       try {
