@@ -21,6 +21,8 @@ export interface ExtractOptions {
   ids?: IdShift;
   /** Refuse to replace a directory with a non-directory or the reverse. */
   noOverwriteDirNonDir?: boolean;
+  /** Told each entry's cleaned name (relative to root), type and link target, in tar order. */
+  onEntry?: (entry: { name: string; type: string; linkname: string }) => void;
   signal?: AbortSignal;
 }
 
@@ -163,6 +165,7 @@ async function applyEntry(
   const rel = cleanName(header.name);
   const full = options.base ? cleanName(path.posix.join(options.base, rel || '.')) : rel;
   if (rel === '') return;
+  options.onEntry?.({ name: full, type: header.type ?? 'file', linkname: header.linkname ?? '' });
   const baseName = path.posix.basename(full);
   const parentRel = path.posix.dirname(full);
   const parentDir = await resolveInRoot(root, parentRel === '.' ? '' : parentRel);

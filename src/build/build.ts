@@ -7,7 +7,16 @@ import { InvalidArgumentError } from '../errors/index.js';
  * entry, RUN a container's changes, COPY/ADD the copied files); a step is taken from the cache
  * when an image exists with the same parent and the same cache key (the instruction after
  * expansion, plus the content and metadata of COPY/ADD sources). Cache keys live in the image
- * records (`buildKey`), so the cache survives restarts and goes with the images.
+ * records (`buildKey`), so the cache survives restarts and goes with the images. With
+ * `cacheFrom`, dockerd's rule instead: a step is the next history entry of a cache-from image
+ * whose history and layers continue the parent's, when that entry's `created_by` is the step's;
+ * the local cache counts only for ancestors of those images.
+ *
+ * The stages the target needs are built concurrently, each waiting for another stage only at
+ * the step that uses it; their output is given whole per stage, in Dockerfile order, so the
+ * "Step N/M" lines read as the classic builder's. The first failing stage fails the build: the
+ * others are cancelled (their RUN commands killed, containers removed), and when more than one
+ * stage was built the error names the step and the Dockerfile line it failed at.
  *
  * Persisted state: none of its own; scratch space under `<tmp>/build-<random>` is removed when
  * the build ends (and any left by a crash is removed when the service opens).
@@ -33,7 +42,7 @@ export interface BuildRequest {
   networkMode: string;
   /** `host:ip` lines added to RUN containers' /etc/hosts. */
   extraHosts: string[];
-  /** Images whose steps may be used as cache (`--cache-from`). */
+  /** Images whose steps may be used as cache (`--cache-from`); absent ones are passed over. */
   cacheFrom: string[];
   /** Remove intermediate containers (always done; kept for the API's `rm`/`forcerm`). */
   remove: boolean;

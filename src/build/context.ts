@@ -13,8 +13,21 @@ import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.
  * Docker's rules (paths cleaned inside the context, `filepath.Match` globs).
  */
 
-/** Reads the stream into `dir`; returns the Dockerfile text when the body was not a tar. */
-export async function receiveContext(input: Readable, dir: string): Promise<string | undefined> {
+/** An entry of the context's tar, by its cleaned name. */
+export interface TarEntry {
+  type: string;
+  linkname: string;
+}
+
+/**
+ * Reads the stream into `dir`; returns the Dockerfile text when the body was not a tar.
+ * `entries` is given every entry the tar held (dockerd sums the context's files from them).
+ */
+export async function receiveContext(
+  input: Readable,
+  dir: string,
+  entries?: Map<string, TarEntry>,
+): Promise<string | undefined> {
   const head: Buffer[] = [];
   let size = 0;
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -45,7 +58,10 @@ export async function receiveContext(input: Readable, dir: string): Promise<stri
   const emptyTar = first.length >= 512 && first.subarray(0, 512).every((b) => b === 0);
   if (compressed || isTar || emptyTar || first.length === 0) {
     if (first.length === 0) return undefined;
-    await extract(dir, rest, { whiteouts: 'none' });
+    await extract(dir, rest, {
+      whiteouts: 'none',
+      onEntry: (e) => entries?.set(e.name, { type: e.type, linkname: e.linkname }),
+    });
     return undefined;
   }
   const chunks: Buffer[] = [];
@@ -251,7 +267,8 @@ export async function findSources(dir: string, arg: string, keyword: string): Pr
 export interface CopyEntry {
   /** Name inside the image, relative to `/`. */
   name: string;
-  type: 'file' | 'directory' | 'symlink';
+  /** `link`: a hard link to the entry named `linkname`, put earlier. */
+  type: 'file' | 'directory' | 'symlink' | 'link';
   mode: number;
   uid: number;
   gid: number;
@@ -272,6 +289,8 @@ export async function treeEntries(
   skip: (rel: string) => boolean,
 ): Promise<CopyEntry[]> {
   const out: CopyEntry[] = [];
+  // Files hard-linked to each other stay so in the copy, as dockerd copies a tree with tar.
+  const firstNames = new Map<string, string>();
   const walk = async (dirHost: string, relBelow: string): Promise<void> => {
     const entries = await fs.readdir(dirHost, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -282,6 +301,16 @@ export async function treeEntries(
       const st = await fs.lstat(h);
       const entry = entryOf(h, st, path.posix.join(destRel, rel), owner);
       if (entry.type === 'symlink') entry.linkname = await fs.readlink(h);
+      if (entry.type === 'file' && st.nlink > 1) {
+        const inode = `${st.dev}:${st.ino}`;
+        const first = firstNames.get(inode);
+        if (first !== undefined) {
+          entry.type = 'link';
+          entry.linkname = first;
+          entry.size = 0;
+          delete entry.host;
+        } else firstNames.set(inode, entry.name);
+      }
       out.push(entry);
       if (st.isDirectory()) await walk(h, rel);
     }
@@ -370,45 +399,179 @@ export async function hashEntries(entries: CopyEntry[]): Promise<string> {
 }
 
 /**
- * sha256 over COPY/ADD sources as found: each one's path, and for it (and everything below a
- * directory, `skip` aside) type, mode, owner, link target and content. Times are left out, so
- * a touched but unchanged file keeps the cache.
+ * Whose files a source's sums describe, which decides their tar headers as dockerd's classic
+ * builder (20.10, the anchor) hashes them. `context`: the build context, summed by dockerd
+ * from the client's tar as it arrives (tarsum v1: modes are permission bits only, user and
+ * group names blanked). `image`: files of a stage or image (`--from`) and downloads, summed
+ * from the files on dockerd's disk (a header from `lstat`: the mode has the file type bits,
+ * the owner's names are looked up on the daemon's host).
  */
-export async function hashSources(
-  sources: Source[],
-  skip: (rel: string) => boolean,
-  extra: Buffer[],
-): Promise<string> {
-  const h = createHash('sha256');
-  const one = async (rel: string, host: string, st: Stats): Promise<void> => {
-    const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f';
-    const link = type === 'l' ? await fs.readlink(host) : '';
-    h.update(`${rel}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0${link}\0`);
-    if (type === 'f') {
-      for await (const c of createReadStream(host)) h.update(c as Buffer);
-      h.update('\0');
+export type SumStyle = 'context' | 'image';
+
+/** Host user and group names by id (the daemon's /etc/passwd and /etc/group). */
+export interface HostNames {
+  user(uid: number): string;
+  group(gid: number): string;
+}
+
+/** Reads the host's user and group names once. */
+export async function hostNames(): Promise<HostNames> {
+  const table = async (file: string): Promise<Map<number, string>> => {
+    const m = new Map<number, string>();
+    let text = '';
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err: unknown) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
     }
-  };
-  const walk = async (dir: string, relBelow: string): Promise<void> => {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const rel = relBelow === '' ? e.name : `${relBelow}/${e.name}`;
-      if (skip(rel)) continue;
-      const host = path.join(dir, e.name);
-      const st = await fs.lstat(host);
-      await one(rel, host, st);
-      if (st.isDirectory()) await walk(host, rel);
+    for (const line of text.split('\n')) {
+      const f = line.split(':');
+      const id = Number(f[2]);
+      if (f[0] && f[2] !== undefined && /^\d+$/.test(f[2]) && !m.has(id)) m.set(id, f[0]);
     }
+    return m;
   };
-  for (const s of sources) {
-    h.update(`source\0${s.rel}\0`);
-    await one('', s.host, s.stat);
-    if (s.stat.isDirectory()) await walk(s.host, '');
+  const users = await table('/etc/passwd');
+  const groups = await table('/etc/group');
+  return { user: (u) => users.get(u) ?? '', group: (g) => groups.get(g) ?? '' };
+}
+
+/** The fields of a tar header that tarsum v1 hashes, in its order. */
+export interface SumHeader {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  typeflag: string;
+  linkname: string;
+  uname: string;
+  gname: string;
+  devmajor: number;
+  devminor: number;
+}
+
+/** tarsum v1 of one entry: sha256 over `key+value` of each header field, then the data. */
+export function sumHeader(h: SumHeader): ReturnType<typeof createHash> {
+  const hash = createHash('sha256');
+  const fields: [string, string | number][] = [
+    ['name', h.name],
+    ['mode', h.mode],
+    ['uid', h.uid],
+    ['gid', h.gid],
+    ['size', h.size],
+    ['typeflag', h.typeflag],
+    ['linkname', h.linkname],
+    ['uname', h.uname],
+    ['gname', h.gname],
+    ['devmajor', h.devmajor],
+    ['devminor', h.devminor],
+  ];
+  for (const [k, v] of fields) hash.update(`${k}${v}`);
+  return hash;
+}
+
+function typeflagOf(st: Stats): string {
+  if (st.isFile()) return '0';
+  if (st.isDirectory()) return '5';
+  if (st.isSymbolicLink()) return '2';
+  if (st.isCharacterDevice()) return '3';
+  if (st.isBlockDevice()) return '4';
+  if (st.isFIFO()) return '6';
+  return '0';
+}
+
+/** Where a COPY/ADD's sources are summed from. */
+export interface SumSource {
+  /** The directory the sources are in. */
+  root: string;
+  style: SumStyle;
+  names: HostNames;
+  /** `context` style: the entries of the context's tar (a path not among them is summed as its name). */
+  entries?: Map<string, TarEntry>;
+}
+
+/** The sum of `rel` (a path inside the root) as dockerd's builder source `Hash(rel)` gives it. */
+export async function sourceSum(src: SumSource, rel: string): Promise<string> {
+  const { root, style, names } = src;
+  // The path is followed inside root: a symlink is summed as what it points at.
+  const host = await resolveInContext(root, rel);
+  const followed = path.relative(root, host).split(path.sep).join('/');
+  let st: Stats;
+  try {
+    st = await fs.lstat(host);
+  } catch (err: unknown) {
+    // A broken symlink: dockerd sums it as its path.
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return followed;
+    throw err;
   }
-  for (const b of extra) {
-    h.update(`extra\0${b.length}\0`);
-    h.update(b);
+  const inTar = style === 'context' ? src.entries?.get(followed) : undefined;
+  // dockerd has no sum for a path its tar did not hold (a directory made only as a parent).
+  if (style === 'context' && !inTar) return rel;
+  if (inTar?.type === 'link') {
+    return sumHeader({
+      name: followed,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: 0,
+      typeflag: '1',
+      linkname: inTar.linkname,
+      uname: '',
+      gname: '',
+      devmajor: 0,
+      devminor: 0,
+    }).digest('hex');
+  }
+  const dev = st.isCharacterDevice() || st.isBlockDevice();
+  const h = sumHeader({
+    name: st.isDirectory() ? `${followed}/` : followed,
+    mode: style === 'image' ? st.mode : st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.isFile() ? st.size : 0,
+    typeflag: typeflagOf(st),
+    linkname: st.isSymbolicLink() ? await fs.readlink(host) : '',
+    uname: style === 'image' ? names.user(st.uid) : '',
+    gname: style === 'image' ? names.group(st.gid) : '',
+    devmajor: dev ? ((st.rdev >> 8) & 0xfff) | (Math.floor(st.rdev / 2 ** 32) & ~0xfff) : 0,
+    devminor: dev ? (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) : 0,
+  });
+  if (st.isFile() && st.size > 0) {
+    for await (const c of createReadStream(host)) h.update(c as Buffer);
   }
   return h.digest('hex');
+}
+
+/** `prefix:` sha256 of the strings joined with commas: dockerd's `hashStringSlice`. */
+export function hashList(prefix: string, list: string[]): string {
+  return `${prefix}:${createHash('sha256').update(list.join(',')).digest('hex')}`;
+}
+
+/**
+ * The hash dockerd's classic builder gives one COPY/ADD source: `file:<sum>` for a file (a
+ * symlink followed), `dir:<hash>` for a directory (the sorted sums of the directory and
+ * everything below it, `skip` aside).
+ */
+export async function copySourceHash(
+  src: SumSource,
+  source: Source,
+  skip: (rel: string) => boolean,
+): Promise<string> {
+  if (!source.stat.isDirectory()) return `file:${await sourceSum(src, source.rel)}`;
+  const sums: string[] = [];
+  if (source.rel !== '') sums.push(await sourceSum(src, source.rel));
+  const walk = async (dir: string, relBelow: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const below = relBelow === '' ? e.name : `${relBelow}/${e.name}`;
+      if (skip(below)) continue;
+      const rel = source.rel === '' ? below : `${source.rel}/${below}`;
+      sums.push(await sourceSum(src, rel));
+      if (e.isDirectory()) await walk(path.join(dir, e.name), below);
+    }
+  };
+  await walk(source.host, '');
+  sums.sort();
+  return hashList('dir', sums);
 }

@@ -7,7 +7,7 @@ import type { ContainerService } from '../containers/containers.js';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.js';
 import type { ImageRecord, ImageService } from '../images/images.js';
 import type { HostConfigMount } from '../spec/engine.js';
-import type { ImageRuntimeConfig } from '../spec/oci-image.js';
+import type { HistoryEntry, ImageRuntimeConfig } from '../spec/oci-image.js';
 import { shortId } from '../util/digest.js';
 import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
 import { BuildStepError } from './build.js';
@@ -18,15 +18,22 @@ import {
   entryOf,
   findSources,
   globMatch,
+  copySourceHash,
   hashEntries,
-  hashSources,
+  hashList,
+  hostNames,
+  sumHeader,
   newIgnore,
   readIgnoreFile,
   receiveContext,
   resolveInContext,
   treeEntries,
   type CopyEntry,
+  type HostNames,
   type Source,
+  type SumSource,
+  type SumStyle,
+  type TarEntry,
 } from './context.js';
 import {
   parseDockerfile,
@@ -38,6 +45,7 @@ import {
 import { DockerfileSyntaxError } from './dockerfile/parser.js';
 import { expandWord } from './dockerfile/shell-word.js';
 import { withoutMountPoints } from './layer-filter.js';
+import { newStageOutput } from './stage-output.js';
 import {
   applyMeta,
   cacheKey,
@@ -62,6 +70,12 @@ export interface NewBuildServiceOptions {
 
 type CopyIns = Instruction & { kind: 'COPY' | 'ADD' };
 
+/** A built stage: its image (undefined: scratch) and config. */
+interface BuiltStage {
+  image: ImageRecord | undefined;
+  config: ImageRuntimeConfig;
+}
+
 interface Run {
   req: BuildRequest;
   ctx: string;
@@ -71,13 +85,24 @@ interface Run {
   df: Dockerfile;
   step: number;
   total: number;
-  /** Result image (undefined: scratch) and config of each built stage, by index. */
-  stages: Map<number, { image: ImageRecord | undefined; config: ImageRuntimeConfig }>;
+  /**
+   * The result of stage `index` once built (building it first if nothing had started it); it
+   * rejects when that stage fails.
+   */
+  stageBuilt: (index: number) => Promise<BuiltStage>;
+  /** Aborted when another stage of the build failed (or the client went away). */
+  signal?: AbortSignal;
+  /** Pulls of FROM images begun in this build, by name. */
+  pulls: Map<string, Promise<void>>;
+  /** The `--cache-from` images found (narrowed to one once a step matched it). */
+  cacheFrom: ImageRecord[];
   /** Build args the Dockerfile declared. */
   used: Set<string>;
   /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
   epoch?: Date;
   containers: Set<string>;
+  /** The context tar's entries, by cleaned name. */
+  entries: Map<string, TarEntry>;
 }
 
 /** The builder over the image and container services; see build.ts for the contract. */
@@ -87,6 +112,7 @@ class Builder implements BuildService {
   readonly #tmp: string;
   readonly #cacheRoot: string;
   #running = 0;
+  #names: Promise<HostNames> | undefined;
 
   constructor(o: NewBuildServiceOptions) {
     this.#images = o.images;
@@ -122,13 +148,16 @@ class Builder implements BuildService {
       df: { directives: {}, escape: '\\', metaArgs: [], stages: [], total: 0 },
       step: 0,
       total: 0,
-      stages: new Map(),
+      stageBuilt: () => Promise.reject(new InvalidArgumentError('no stage is being built')),
+      pulls: new Map(),
+      cacheFrom: [],
       used: new Set(),
       containers: new Set(),
+      entries: new Map(),
     };
     this.#running++;
     try {
-      const bare = await receiveContext(context, ctx);
+      const bare = await receiveContext(context, ctx, run.entries);
       const dockerfileName = req.dockerfile || 'Dockerfile';
       let text = bare;
       if (text === undefined) {
@@ -184,22 +213,86 @@ class Builder implements BuildService {
         .filter((s) => s.index <= target.index)
         .reduce((n, s) => n + 1 + s.instructions.length, 0) +
       labels.length;
+    // As dockerd: a --cache-from name that is not here is passed over.
+    for (const ref of req.cacheFrom) {
+      try {
+        run.cacheFrom.push(await this.#images.get(ref));
+      } catch (err: unknown) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
     const meta: StageState = this.#freshState({}, req, df.escape);
     for (const a of df.metaArgs) {
       this.#stepLine(run, a.original);
       applyMeta(meta, a);
       for (const x of a.args) run.used.add(x.name);
     }
-    let final: ImageRecord | undefined;
-    for (const stage of df.stages) {
-      if (stage.index > target.index) break;
-      if (!needed.has(stage.index)) {
-        // Not built: the target does not need it. Its steps keep their numbers, as in dockerd.
-        run.step += 1 + stage.instructions.length;
-        continue;
-      }
-      final = await this.#buildStage(run, stage, meta, stage === target ? labels : []);
+    // Stages the target needs are built at once, each waiting for a stage it uses only where
+    // it uses it (FROM, COPY --from, RUN --mount from=); output is put back in stage order
+    // (see stage-output.ts for why it is held rather than interleaved).
+    const built = df.stages.filter((s) => s.index <= target.index);
+    const firstStep = new Map<number, number>();
+    let next = run.step;
+    for (const s of built) {
+      // A stage the target does not need is not built; its steps keep their numbers, as in
+      // dockerd.
+      firstStep.set(s.index, next);
+      next += 1 + s.instructions.length;
     }
+    const output = newStageOutput(
+      built.map((s) => s.index),
+      (t) => run.out(t),
+    );
+    for (const s of built) if (!needed.has(s.index)) output.finish(s.index);
+    const cancel = new AbortController();
+    const onClientGone = (): void => cancel.abort(req.signal?.reason);
+    req.signal?.addEventListener('abort', onClientGone, { once: true });
+    if (req.signal?.aborted) onClientGone();
+    const tasks = new Map<number, Promise<BuiltStage>>();
+    let failure: { err: unknown } | undefined;
+    const concurrent = needed.size > 1;
+    const start = (stage: Stage): Promise<BuiltStage> => {
+      const have = tasks.get(stage.index);
+      if (have) return have;
+      const srun: Run = {
+        ...run,
+        step: firstStep.get(stage.index) ?? run.step,
+        out: (t) => output.write(stage.index, t),
+        signal: cancel.signal,
+      };
+      const task = this.#buildStage(srun, stage, meta, stage === target ? labels : [], concurrent);
+      tasks.set(stage.index, task);
+      task.then(
+        () => output.finish(stage.index),
+        (err: unknown) => {
+          // The first failure is the build's; the other stages are cancelled, and what they
+          // fail with then is only that.
+          failure ??= { err };
+          cancel.abort(err);
+          output.finish(stage.index);
+        },
+      );
+      return task;
+    };
+    run.stageBuilt = (index) => {
+      const stage = df.stages[index];
+      if (!stage) return Promise.reject(new InvalidArgumentError(`stage ${index} was not built`));
+      return start(stage);
+    };
+    try {
+      for (const s of built) if (needed.has(s.index)) void start(s).catch(() => undefined);
+      // Every stage is waited for, those started late too, before the build ends: none is
+      // left running, and the cleanup after the build removes all their containers.
+      for (let seen = 0; seen < tasks.size;) {
+        seen = tasks.size;
+        await Promise.allSettled([...tasks.values()]);
+      }
+    } finally {
+      req.signal?.removeEventListener('abort', onClientGone);
+      output.flush();
+    }
+    if (failure) throw failure.err;
+    const final = (await tasks.get(target.index))?.image;
     const unused = Object.keys(req.buildArgs)
       .filter((k) => !run.used.has(k) && !proxyNames.has(k))
       .sort();
@@ -259,7 +352,7 @@ class Builder implements BuildService {
     return undefined;
   }
 
-  /** The target and every stage it depends on (FROM a stage, COPY --from a stage). */
+  /** The target and every stage it depends on (FROM, COPY --from, RUN --mount from=). */
   #neededStages(df: Dockerfile, target: Stage): Set<number> {
     const needed = new Set<number>();
     const visit = (s: Stage): void => {
@@ -271,6 +364,13 @@ class Builder implements BuildService {
         if ((ins.kind === 'COPY' || ins.kind === 'ADD') && ins.from !== undefined) {
           const dep = this.#stageNamed(df, ins.from, s.index);
           if (dep) visit(dep);
+        }
+        if (ins.kind === 'RUN') {
+          for (const m of ins.mounts) {
+            const from = m.options.from;
+            const dep = from !== undefined ? this.#stageNamed(df, from, s.index) : undefined;
+            if (dep) visit(dep);
+          }
         }
       }
     };
@@ -294,14 +394,44 @@ class Builder implements BuildService {
     run.out(`Step ${run.step}/${run.total} : ${original}\n`);
   }
 
+  /**
+   * Builds a stage. When stages run concurrently (`located`), a failure names its step and
+   * Dockerfile line: the "Step" line last printed may then be another stage's.
+   */
   async #buildStage(
     run: Run,
     stage: Stage,
     meta: StageState,
     labels: string[],
-  ): Promise<ImageRecord | undefined> {
+    located: boolean,
+  ): Promise<BuiltStage> {
+    let at = { step: run.step + 1, ins: stage.from as Instruction };
+    const stepLine = (ins: Instruction): void => {
+      run.signal?.throwIfAborted();
+      this.#stepLine(run, ins.original);
+      at = { step: run.step, ins };
+    };
+    try {
+      return await this.#stageSteps(run, stage, meta, labels, stepLine);
+    } catch (err: unknown) {
+      if (located && err instanceof Error && !locatedErrors.has(err) && !run.signal?.aborted) {
+        locatedErrors.add(err);
+        const where = at.ins.line > 0 ? ` (line ${at.ins.line})` : '';
+        err.message = `Step ${at.step}/${run.total} : ${at.ins.original}${where}: ${err.message}`;
+      }
+      throw err;
+    }
+  }
+
+  async #stageSteps(
+    run: Run,
+    stage: Stage,
+    meta: StageState,
+    labels: string[],
+    stepLine: (ins: Instruction) => void,
+  ): Promise<BuiltStage> {
     const { df, req } = run;
-    this.#stepLine(run, stage.from.original);
+    stepLine(stage.from);
     const metaLookup = (name: string): string | undefined => {
       if (!meta.args.has(name)) return undefined;
       const given = req.buildArgs[name];
@@ -318,8 +448,7 @@ class Builder implements BuildService {
     let config: ImageRuntimeConfig;
     const fromStage = this.#stageNamed(df, imageName, stage.index);
     if (fromStage) {
-      const built = run.stages.get(fromStage.index);
-      if (!built) throw new InvalidArgumentError(`stage ${imageName} was not built`);
+      const built = await run.stageBuilt(fromStage.index);
       image = built.image;
       config = structuredClone(built.config);
     } else if (imageName.toLowerCase() === 'scratch') {
@@ -329,13 +458,19 @@ class Builder implements BuildService {
       if (imageName === '')
         throw new InvalidArgumentError('base name (${' + '}) should not be blank');
       // As the classic builder: a FROM image is pulled when absent, or always with --pull.
-      const pull = async (): Promise<void> => {
-        await this.#images.pull(imageName, {
+      // Stages built at once that start from the same image share one pull (whose progress
+      // shows in the stage that began it).
+      const pull = (): Promise<void> => {
+        const ongoing = run.pulls.get(imageName);
+        if (ongoing) return ongoing;
+        const pulling = this.#images.pull(imageName, {
           onProgress: (p) => {
             if (p.progressDetail && p.status === 'Downloading') return;
             run.out(`${p.id ? `${p.id}: ` : ''}${p.status ?? ''}\n`);
           },
         });
+        run.pulls.set(imageName, pulling);
+        return pulling;
       };
       if (run.req.pull) await pull();
       try {
@@ -366,7 +501,7 @@ class Builder implements BuildService {
       }
     }
     for (const ins of stage.instructions) {
-      this.#stepLine(run, ins.original);
+      stepLine(ins);
       current = await this.#step(run, stage, state, current, ins, meta);
     }
     // `--label`: one LABEL step per label, sorted, as dockerd adds them.
@@ -378,12 +513,17 @@ class Builder implements BuildService {
         original: `LABEL ${k}=${v}`,
         pairs: [{ key: escapeLiteral(k), value: escapeLiteral(v) }],
       };
-      this.#stepLine(run, ins.original);
+      stepLine(ins);
       current = await this.#step(run, stage, state, current, ins, meta);
     }
     for (const u of state.used) run.used.add(u);
-    run.stages.set(stage.index, { image: current, config: state.config });
-    return current;
+    return { image: current, config: state.config };
+  }
+
+  /** The host's user and group names, read once (they name owners in `--from` sums). */
+  #hostNames(): Promise<HostNames> {
+    this.#names ??= hostNames();
+    return this.#names;
   }
 
   /** A step's cache key; a build with SOURCE_DATE_EPOCH has keys of its own. */
@@ -391,15 +531,52 @@ class Builder implements BuildService {
     return cacheKey(run.epoch ? { ...parts, epoch: run.epoch.getTime() } : parts);
   }
 
-  /** Finds a cached step image: same parent, same key. */
+  /**
+   * Finds a cached step image, by dockerd's rules. Without `--cache-from`: a step image built
+   * here with the same parent and the same key. With it: such an image only when it is an
+   * ancestor of a `--cache-from` image; otherwise a `--cache-from` image whose history and
+   * layers begin with the parent's and whose next history entry has the step's `created_by`
+   * (the last one is the image itself; an earlier one is restored as a step image from it).
+   */
   async #cached(
     run: Run,
     parent: ImageRecord | undefined,
     key: string,
+    step: { createdBy: string; state: StageState },
   ): Promise<ImageRecord | undefined> {
     if (run.req.noCache) return undefined;
     const all = await this.#images.list();
-    return all.find((r) => r.buildKey === key && r.parent === parent?.id);
+    const local = all.find((r) => r.buildKey === key && r.parent === parent?.id);
+    // As dockerd: --cache-from given, the local cache counts only under its images, even when
+    // none of them is here.
+    if (run.req.cacheFrom.length === 0) return local;
+    const byId = new Map(all.map((r) => [r.id, r]));
+    const ancestor = (of: ImageRecord, id: string): boolean => {
+      for (let p: ImageRecord | undefined = of; p; p = p.parent ? byId.get(p.parent) : undefined) {
+        if (p.id === id) return true;
+      }
+      return false;
+    };
+    if (local && run.cacheFrom.some((s) => ancestor(s, local.id))) return local;
+    const at = parent?.config.history?.length ?? 0;
+    for (const source of run.cacheFrom) {
+      const history = source.config.history ?? [];
+      if (!continues(source, parent) || history[at]?.created_by !== step.createdBy) continue;
+      if (at === history.length - 1) return source;
+      const opts: Parameters<ImageService['build']>[0] = {
+        config: withoutEmpty(step.state.config),
+        createdBy: step.createdBy,
+        buildKey: key,
+        restore: { image: source, historyIndex: at },
+      };
+      if (parent) opts.parent = parent;
+      if (run.req.platform) opts.platform = run.req.platform;
+      const restored = await this.#images.build(opts);
+      // As dockerd: once a source matched, the build follows that one alone.
+      run.cacheFrom = [source];
+      return restored;
+    }
+    return undefined;
   }
 
   async #commitStep(
@@ -474,7 +651,7 @@ class Builder implements BuildService {
       config: r.config,
       author: state.author ?? before ?? '',
     });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy: r.createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -558,7 +735,7 @@ class Builder implements BuildService {
       network: ins.network ?? '',
       mounts: mounts.key,
     });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -612,14 +789,22 @@ class Builder implements BuildService {
       }
     })();
     let code: number;
+    // Another stage failing kills the command (the build's cleanup then removes it).
+    const kill = (): void => {
+      this.#containers.kill(cid).catch(() => undefined);
+    };
+    run.signal?.addEventListener('abort', kill, { once: true });
     try {
       await this.#containers.start(cid);
+      if (run.signal?.aborted) kill();
       const exit = await this.#containers.wait(cid, 'not-running');
       code = exit.StatusCode;
     } finally {
+      run.signal?.removeEventListener('abort', kill);
       await Promise.race([pump, new Promise((r) => setTimeout(r, 2000))]);
       attachment.close();
     }
+    run.signal?.throwIfAborted();
     if (code !== 0) {
       await this.#finishContainer(run, cid, false);
       throw new BuildStepError(
@@ -742,7 +927,7 @@ class Builder implements BuildService {
     state.config = { ...state.config, WorkingDir: dir };
     const createdBy = nopCreatedByOne(state.config, `WORKDIR ${dir}`);
     const key = this.#key(run, { parent: current?.id ?? '', createdBy, config: state.config });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -855,9 +1040,7 @@ class Builder implements BuildService {
     const fromStage = this.#stageNamed(run.df, from, stage.index);
     let image: ImageRecord | undefined;
     if (fromStage) {
-      const built = run.stages.get(fromStage.index);
-      if (!built) throw new InvalidArgumentError(`stage ${from} was not built`);
-      image = built.image;
+      image = (await run.stageBuilt(fromStage.index)).image;
     } else {
       try {
         image = await this.#images.get(from);
@@ -939,14 +1122,51 @@ class Builder implements BuildService {
     );
     const downloads: { data: Buffer; mtime: Date }[] = [];
     for (const u of urls) downloads.push(await download(u));
-    // The cache is checked before any container is made: the parent fixes the rest.
-    const contentHash = await hashSources(found, excluded, [
-      ...heredocData,
-      ...downloads.map((d) => d.data),
-    ]);
-    const kind = count > 1 ? 'multi' : found.some((f) => f.stat.isDirectory()) ? 'dir' : 'file';
-    // dockerd writes a lone URL's hash bare, others as kind:hash.
-    const source = urls.length === 1 && count === 1 ? contentHash : `${kind}:${contentHash}`;
+    // The cache is checked before any container is made: the parent fixes the rest. The
+    // source's hash is dockerd's (see copySourceHash), so history matches the classic builder.
+    const style: SumStyle = from !== undefined ? 'image' : 'context';
+    const names = await this.#hostNames();
+    const hashes: string[] = [];
+    const sumSource: SumSource = { root, style, names, entries: run.entries };
+    for (const f of found) hashes.push(await copySourceHash(sumSource, f, excluded));
+    for (const [i, u] of urls.entries()) {
+      // A download is summed as dockerd's file of it: 0600, owned by the daemon.
+      const data = downloads[i]?.data ?? Buffer.alloc(0);
+      const h = sumHeader({
+        name: downloadName(u),
+        mode: 0o100600,
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+        size: data.length,
+        typeflag: '0',
+        linkname: '',
+        uname: names.user(process.getuid?.() ?? 0),
+        gname: names.group(process.getgid?.() ?? 0),
+        devmajor: 0,
+        devminor: 0,
+      });
+      hashes.push(h.update(data).digest('hex'));
+    }
+    // Heredocs (which the classic builder lacks) are summed as files of their names.
+    for (const [i, h] of ins.heredocs.entries()) {
+      const data = heredocData[i] ?? Buffer.alloc(0);
+      const sum = sumHeader({
+        name: h.name,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: data.length,
+        typeflag: '0',
+        linkname: '',
+        uname: '',
+        gname: '',
+        devmajor: 0,
+        devminor: 0,
+      });
+      hashes.push(`file:${sum.update(data).digest('hex')}`);
+    }
+    // One source: its own hash (a lone URL's bare); more: dockerd's `multi:` over them all.
+    const source = hashes.length === 1 ? (hashes[0] ?? '') : hashList('multi', hashes);
     // dockerd writes the --chown comment glued to the source hash.
     const chownComment = chownSpec !== undefined ? `--chown=${chownSpec}` : '';
     const createdBy = nopCreatedByOne(
@@ -962,7 +1182,7 @@ class Builder implements BuildService {
       exclude: ins.exclude,
       parents: ins.parents,
     });
-    const hit = await this.#cached(run, current, key);
+    const hit = await this.#cached(run, current, key, { createdBy, state });
     if (hit) {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
@@ -1023,7 +1243,7 @@ class Builder implements BuildService {
       }
       for (const [i, u] of urls.entries()) {
         const { data, mtime } = downloads[i] ?? { data: Buffer.alloc(0), mtime: new Date() };
-        const base = posix.basename(new URL(u).pathname) || 'index.html';
+        const base = downloadName(u);
         const name = destIsDir ? posix.join(destAbs, base) : destAbs;
         entries.push(...(await this.#missingDirs(container, posix.dirname(name), owner, made)));
         entries.push({
@@ -1185,6 +1405,35 @@ class Builder implements BuildService {
   }
 }
 
+/**
+ * Whether `image`'s history and layers begin with all of `parent`'s (dockerd's
+ * `isValidParent`): entries equal member by member, layers equal in order.
+ */
+function continues(image: ImageRecord, parent: ImageRecord | undefined): boolean {
+  const history = image.config.history ?? [];
+  if (history.length === 0) return false;
+  const ph = parent?.config.history ?? [];
+  const pd = parent?.config.rootfs.diff_ids ?? [];
+  if (ph.length === 0 && pd.length === 0) return true;
+  const diffs = image.config.rootfs.diff_ids;
+  if (ph.length >= history.length || pd.length > diffs.length) return false;
+  return ph.every((h, i) => sameEntry(h, history[i])) && pd.every((d, i) => d === diffs[i]);
+}
+
+function sameEntry(a: HistoryEntry, b: HistoryEntry | undefined): boolean {
+  if (!b) return false;
+  return (
+    (a.created ?? '') === (b.created ?? '') &&
+    (a.created_by ?? '') === (b.created_by ?? '') &&
+    (a.author ?? '') === (b.author ?? '') &&
+    (a.comment ?? '') === (b.comment ?? '') &&
+    (a.empty_layer ?? false) === (b.empty_layer ?? false)
+  );
+}
+
+/** Errors that already name the step they failed at. */
+const locatedErrors = new WeakSet<Error>();
+
 const proxyNames = new Set([
   'HTTP_PROXY',
   'http_proxy',
@@ -1260,6 +1509,11 @@ async function isArchive(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
+}
+
+/** The name a download is saved as. */
+function downloadName(url: string): string {
+  return posix.basename(new URL(url).pathname) || 'index.html';
 }
 
 async function download(url: string): Promise<{ data: Buffer; mtime: Date }> {

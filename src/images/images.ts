@@ -103,6 +103,12 @@ export interface BuildImageOptions {
   created?: string;
   /** `os/arch[/variant]` for an image on scratch; the parent's otherwise. */
   platform?: string;
+  /**
+   * A step taken from another image (a `--cache-from` one, whose history continues the
+   * parent's): its history entry `historyIndex` as it is (`createdBy`, `created` and `diff` are
+   * then not used), with that entry's layer of `image` when it has one.
+   */
+  restore?: { image: ImageRecord; historyIndex: number };
 }
 
 export interface LoadResult {

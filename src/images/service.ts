@@ -1144,11 +1144,17 @@ class Images implements ImageService {
     const platform = parsePlatform(options.platform);
     return this.#withLease(async (lease) => {
       for (const c of parent?.chainIDs ?? []) lease.snapshots.add(c);
-      const layer = options.diff ? await this.#ingestLayer(lease, options.diff) : undefined;
-      const empty = !layer || layer.diffID === emptyTarDigest;
-      const created = options.created ?? new Date().toISOString();
-      const entry: HistoryEntry = { created, created_by: options.createdBy };
-      if (empty) entry.empty_layer = true;
+      const restored = options.restore ? await this.#restoredStep(options.restore) : undefined;
+      if (restored?.layer) lease.digests.add(restored.layer.diffID);
+      const layer = restored
+        ? restored.layer
+        : options.diff
+          ? await this.#ingestLayer(lease, options.diff)
+          : undefined;
+      const empty = restored ? !restored.layer : !layer || layer.diffID === emptyTarDigest;
+      const created = restored?.entry.created ?? options.created ?? new Date().toISOString();
+      const entry: HistoryEntry = restored?.entry ?? { created, created_by: options.createdBy };
+      if (empty && !restored) entry.empty_layer = true;
       const base: ImageConfig = parent
         ? structuredClone(parent.config)
         : {
@@ -1165,7 +1171,9 @@ class Images implements ImageService {
         rootfs: {
           type: 'layers',
           diff_ids:
-            empty || !layer ? [...base.rootfs.diff_ids] : [...base.rootfs.diff_ids, layer.diffID],
+            empty || !layer
+              ? [...base.rootfs.diff_ids]
+              : [...base.rootfs.diff_ids, restored?.diffID ?? layer.diffID],
         },
       };
       delete config.comment;
@@ -1193,6 +1201,36 @@ class Images implements ImageService {
       if (options.buildKey !== undefined) stored.buildKey = options.buildKey;
       return (await this.#commitRecord(stored, [])).record;
     });
+  }
+
+  /** History entry `historyIndex` of an image, and its layer when the entry made one. */
+  async #restoredStep(from: {
+    image: ImageRecord;
+    historyIndex: number;
+  }): Promise<{ entry: HistoryEntry; layer?: StoredLayer; diffID?: Digest }> {
+    const image = this.#records.get(from.image.id) ?? from.image;
+    const history = image.config.history ?? [];
+    const entry = history[from.historyIndex];
+    if (!entry) {
+      throw new InvalidArgumentError(`image ${image.id} has no history entry ${from.historyIndex}`);
+    }
+    if (entry.empty_layer) return { entry: structuredClone(entry) };
+    const index = history.slice(0, from.historyIndex).filter((h) => !h.empty_layer).length;
+    const manifest = await this.#manifest(image.manifest);
+    const l = manifest.layers[index];
+    const diffID = image.config.rootfs.diff_ids[index];
+    if (!l || !diffID) throw new InvalidArgumentError(`image ${image.id} has no layer ${index}`);
+    return {
+      entry: structuredClone(entry),
+      // The blob as the image holds it (a pulled one stays compressed); `diffID` its content's.
+      layer: {
+        diffID: l.digest as Digest,
+        tarSize: l.size,
+        contentSize: image.layerSizes?.[index] ?? 0,
+        mediaType: l.mediaType.endsWith('gzip') ? MediaType.ociLayerGzip : MediaType.ociLayer,
+      },
+      diffID: diffID as Digest,
+    };
   }
 
   // ---- registries ------------------------------------------------------------------------

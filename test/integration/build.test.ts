@@ -13,7 +13,7 @@ import { repoRoot, runCommand, startEngine, type CommandResult, type Engine } fr
 // The builder against Docker's classic builder: each case of build-corpus/ is built by the
 // anchor dockerd (DOCKER_BUILDKIT=0) and by berthd (through the same docker CLI), both on the
 // same base image (the anchors' busybox rootfs imported under our own name), and the results
-// compared: image config, history (created_by, empty_layer) and every layer's files (path,
+// compared: image config, history (created_by with COPY/ADD source hashes, empty_layer) and every layer's files (path,
 // type, mode, owner, link target, content hash). Then berth alone: the cache, bad input and
 // what the classic builder cannot do (heredocs).
 
@@ -105,10 +105,8 @@ async function facts(save: Buffer, baseLayers: number, baseHistory: number): Pro
   delete config.Hostname;
   const history = (cfg.history ?? [])
     .slice(baseHistory)
-    .map(
-      (h) =>
-        `${(h.created_by ?? '').replace(/[0-9a-f]{64}/g, '<hash>')}${h.empty_layer ? ' [empty]' : ''}`,
-    );
+    // COPY/ADD hashes included: berth sums sources as dockerd does.
+    .map((h) => `${h.created_by ?? ''}${h.empty_layer ? ' [empty]' : ''}`);
   const layers: string[][] = [];
   for (const name of m.Layers.slice(baseLayers)) {
     const data = files.get(name);
@@ -166,6 +164,8 @@ async function prepare(name: string): Promise<string> {
     await fs.chmod(path.join(dir, 'two.txt'), 0o600);
     await fs.chmod(path.join(dir, 'dir/sub'), 0o750);
     await fs.chmod(path.join(dir, 'dir/d.txt'), 0o755);
+    // A hard link: the client's tar holds it as a link entry, which dockerd sums as such.
+    await fs.link(path.join(dir, 'other/o.txt'), path.join(dir, 'other/hard.txt'));
   }
   if (name === 'add') {
     execFileSync('tar', [
@@ -416,6 +416,53 @@ describe('cache', () => {
     assert.deepEqual(cacheHits(x2again.stdout), [true]);
   });
 
+  it('--cache-from: a loaded image is the cache source; without it nothing is (as dockerd)', async () => {
+    const dir = await cacheContext();
+    // Steps of their own from the first on: no other test's step image is a cache for them.
+    const unique = randomBytes(4).toString('hex');
+    await fs.writeFile(
+      path.join(dir, 'Dockerfile'),
+      cacheDockerfile.replace('ENV A=1', `ENV A=${unique}`),
+    );
+    const tag = `${p}-cachefrom:1`;
+    const id = (s: string): string => /Successfully built ([0-9a-f]{12})/.exec(s)?.[1] ?? '';
+    const flow = async (
+      run: typeof anchor,
+      dropCache: () => Promise<void>,
+    ): Promise<{ hits: boolean[][]; sameImage: boolean }> => {
+      const build = async (extra: string[], what: string): Promise<CommandResult> => {
+        const r = must(await run(['build', ...extra, '--build-arg', `BASE=${base}`, dir]), what);
+        if (run === anchor) anchorImages.add(id(r.stdout));
+        return r;
+      };
+      const built = await build(['-t', tag], 'build');
+      const archive = path.join(tmp, `cachefrom-${run === anchor ? 'anchor' : 'berth'}.tar`);
+      must(await run(['save', '-o', archive, tag]), 'save');
+      // The image comes back by load alone: no step image of the build is left.
+      must(await run(['rmi', tag]), 'rmi');
+      await dropCache();
+      must(await run(['load', '-i', archive]), 'load');
+      const plain = await build([], 'without --cache-from');
+      // The step images that build left are no ancestors of the --cache-from image: they are
+      // not used; the loaded image's history is.
+      const from = await build(['--cache-from', tag], 'with --cache-from');
+      const absent = await build(['--cache-from', `${p}-no-such-image:1`], 'an absent one');
+      return {
+        hits: [plain, from, absent].map((r) => cacheHits(r.stdout)),
+        sameImage: id(from.stdout) === id(built.stdout),
+      };
+    };
+    anchorImages.add(tag);
+    const a = await flow(anchor, async () => undefined);
+    const b = await flow(berthDocker, async () => {
+      must(await engine.berth(['builder', 'prune', '-a', '-f']), 'prune');
+    });
+    const none = [false, false, false, false, false];
+    assert.deepEqual(a.hits, [none, none.map(() => true), none], 'the anchor');
+    assert.deepEqual(b.hits, a.hits);
+    assert.ok(a.sameImage && b.sameImage, 'with --cache-from the result is the loaded image');
+  });
+
   it('builder prune removes the cache no tagged image stands on', async () => {
     const dir = await cacheContext();
     await fs.writeFile(path.join(dir, 'a.txt'), `prune-${randomBytes(4).toString('hex')}\n`);
@@ -433,6 +480,77 @@ describe('cache', () => {
       false,
       'the COPY of the pruned build is not cached any more',
     );
+  });
+});
+
+describe('stages in parallel', () => {
+  const context = async (dockerfile: string): Promise<string> => {
+    const dir = await fs.mkdtemp(path.join(tmp, 'par-'));
+    await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
+    return dir;
+  };
+  // Waits for a file in the shared cache mount, giving up (exit 9) after many tries: a build
+  // that ran the stages one after the other fails there instead of hanging.
+  const awaitFile = (f: string): string =>
+    `i=0; until [ -e /r/${f} ]; do sleep 0.1; i=$((i+1)); if [ $i -gt 1500 ]; then exit 9; fi; done`;
+
+  it('independent stages run at once: each waits for a file the other writes', async () => {
+    const id = `${p}-rdv-${randomBytes(3).toString('hex')}`;
+    const mount = `--mount=type=cache,target=/r,id=${id}`;
+    const dir = await context(
+      [
+        `FROM ${base} AS a`,
+        `RUN ${mount} touch /r/a && ${awaitFile('b')} && echo a > /a`,
+        `FROM ${base} AS b`,
+        `RUN ${mount} touch /r/b && ${awaitFile('a')} && echo b > /b`,
+        `FROM ${base}`,
+        'COPY --from=a /a /a',
+        'COPY --from=b /b /b',
+        '',
+      ].join('\n'),
+    );
+    const tag = `${p}-par:1`;
+    const r = must(await berthDocker(['build', '-t', tag, dir]), 'build');
+    // The classic builder's output, whole per stage and in stage order.
+    const steps = r.stdout.split('\n').filter((l) => l.startsWith('Step '));
+    assert.deepEqual(
+      steps.map((l) => /^Step (\d+)\/7 : /.exec(l)?.[1]),
+      ['1', '2', '3', '4', '5', '6', '7'],
+      r.stdout,
+    );
+    const stageA = r.stdout.slice(r.stdout.indexOf('Step 1/7'), r.stdout.indexOf('Step 3/7'));
+    assert.match(stageA, /Running in [0-9a-f]{12}\n[^]*Removing intermediate container/);
+    const out = must(await engine.berth(['run', '--rm', tag, 'cat', '/a', '/b']), 'run');
+    assert.equal(out.stdout, 'a\nb\n');
+  });
+
+  it('the first failing stage cancels the others; the error names its step and line', async () => {
+    const id = `${p}-fail-${randomBytes(3).toString('hex')}`;
+    const mount = `--mount=type=cache,target=/r,id=${id}`;
+    const dir = await context(
+      [
+        `FROM ${base} AS slow`,
+        // Runs until it is killed: the build only ends when the failure cancels it.
+        `RUN ${mount} touch /r/started && while true; do sleep 0.1; done`,
+        `FROM ${base} AS bad`,
+        `RUN ${mount} ${awaitFile('started')}; exit 3`,
+        `FROM ${base}`,
+        'COPY --from=slow /etc/hostname /x',
+        'COPY --from=bad /etc/hostname /y',
+        '',
+      ].join('\n'),
+    );
+    const r = await engine.berth(['build', '-t', `${p}-parfail:1`, dir]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /Step 4\/7 : RUN .*exit 3 \(line 4\): The command '\/bin\/sh -c .*exit 3' returned a non-zero code: 3/,
+    );
+    assert.match(r.stdout, /Step 2\/7 : RUN [^]*Step 4\/7 : RUN /, 'both stages shown, in order');
+    const ps = must(await engine.berth(['ps', '-aq']), 'ps');
+    assert.equal(ps.stdout.trim(), '', 'no build container left behind');
+    const img = await engine.berth(['image', 'inspect', `${p}-parfail:1`]);
+    assert.notEqual(img.code, 0, 'nothing tagged');
   });
 });
 
