@@ -1112,15 +1112,7 @@ class Images implements ImageService {
       if (options.author) config.author = options.author;
       if (options.comment) config.comment = options.comment;
       if (options.container) config.container = options.container;
-      const parentManifest = await this.#manifest(parent.manifest);
-      const parentLayers: StoredLayer[] = parentManifest.layers.map((l, i) => ({
-        diffID: l.digest as Digest,
-        tarSize: l.size,
-        contentSize: parent.layerSizes?.[i] ?? 0,
-        // A pulled parent's layers stay compressed as they came: say so in the new manifest.
-        mediaType: l.mediaType.endsWith('gzip') ? MediaType.ociLayerGzip : MediaType.ociLayer,
-      }));
-      for (const l of parentLayers) lease.digests.add(l.diffID);
+      const parentLayers = await this.#layersOf(parent, lease);
       const layers = empty ? parentLayers : [...parentLayers, layer];
       const stored = await this.#storeImage(lease, stableJson(config), layers, {
         parent: parent.id,
@@ -1135,6 +1127,23 @@ class Images implements ImageService {
         attributes: { name: tag },
       });
     return record;
+  }
+
+  /**
+   * A parent image's layers as a child's manifest lists them, held by `lease`. A pulled
+   * parent's layers stay compressed as they came, and the child's manifest says so.
+   */
+  async #layersOf(parent: ImageRecord, lease: Lease): Promise<StoredLayer[]> {
+    const manifest = await this.#manifest(parent.manifest);
+    return manifest.layers.map((l, i) => {
+      lease.digests.add(l.digest as Digest);
+      return {
+        diffID: l.digest as Digest,
+        tarSize: l.size,
+        contentSize: parent.layerSizes?.[i] ?? 0,
+        mediaType: l.mediaType.endsWith('gzip') ? MediaType.ociLayerGzip : MediaType.ociLayer,
+      };
+    });
   }
 
   async build(options: BuildImageOptions): Promise<ImageRecord> {
@@ -1179,18 +1188,7 @@ class Images implements ImageService {
       delete config.comment;
       delete config.author;
       delete config.container;
-      const parentLayers: StoredLayer[] = [];
-      if (parent) {
-        const parentManifest = await this.#manifest(parent.manifest);
-        parentManifest.layers.forEach((l, i) =>
-          parentLayers.push({
-            diffID: l.digest as Digest,
-            tarSize: l.size,
-            contentSize: parent.layerSizes?.[i] ?? 0,
-          }),
-        );
-      }
-      for (const l of parentLayers) lease.digests.add(l.diffID);
+      const parentLayers = parent ? await this.#layersOf(parent, lease) : [];
       const layers = empty || !layer ? parentLayers : [...parentLayers, layer];
       const stored = await this.#storeImage(
         lease,

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startEngine, type CommandResult, type Engine } from './harness.js';
+import { runCommand, startEngine, type CommandResult, type Engine } from './harness.js';
 import { call, startRegistry, type Registry } from './registry-harness.js';
 
 // berth pushes to berth's own registry and pulls back the same digests (issue #7): a one-layer
@@ -107,4 +110,55 @@ test('a build whose FROM image is only in the registry pulls it, as the classic 
   assert.match(r.stdout + r.stderr, /Pull complete|Download complete|Downloaded newer image/);
   const seen = ok(await other.berth(['run', '--rm', 'rt-built:1', 'cat', '/built']), 'run');
   assert.equal(seen.stdout, 'built\n');
+});
+
+test('a build on a parent pulled with gzip layers pushes a manifest whose media types fit the blobs', async () => {
+  // skopeo compresses the layers it copies, as a public registry serves them.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-rt-gz-'));
+  try {
+    const archive = path.join(dir, 'busybox.tar');
+    ok(await engine.berth(['save', '-o', archive, 'busybox']), 'save');
+    ok(
+      await runCommand(
+        'skopeo',
+        [
+          '--insecure-policy',
+          'copy',
+          '--dest-tls-verify=false',
+          `docker-archive:${archive}`,
+          `docker://${registry.host}/rt/gz:1`,
+        ],
+        {},
+      ),
+      'skopeo copy',
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  ok(
+    await other.berth(['build', '-t', `${registry.host}/rt/gz-built:1`, '-'], {
+      input: `FROM ${registry.host}/rt/gz:1\nRUN echo built > /built\n`,
+    }),
+    'build',
+  );
+  ok(await other.berth(['push', `${registry.host}/rt/gz-built:1`]), 'push');
+  const m = await call(registry, 'GET', '/v2/rt/gz-built/manifests/1', {
+    headers: {
+      Accept:
+        'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+    },
+  });
+  assert.equal(m.status, 200);
+  const layers = (m.json as { layers: { mediaType: string; digest: string }[] }).layers;
+  assert.equal(layers.length, 2);
+  const kinds: string[] = [];
+  for (const l of layers) {
+    const blob = await call(registry, 'GET', `/v2/rt/gz-built/blobs/${l.digest}`);
+    assert.equal(blob.status, 200);
+    const gzip = blob.body[0] === 0x1f && blob.body[1] === 0x8b;
+    assert.equal(l.mediaType.endsWith('gzip'), gzip, `${l.digest}: ${l.mediaType}`);
+    kinds.push(gzip ? 'gzip' : 'tar');
+  }
+  // The pulled base stays as it came; the built layer goes uncompressed.
+  assert.deepEqual(kinds, ['gzip', 'tar']);
 });
