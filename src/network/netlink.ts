@@ -274,34 +274,12 @@ export async function sandboxSysctl(netns: string, key: string, value: string): 
   await sysctl(key, value, netns);
 }
 
-/** Whether nothing on the host listens on (ip, port) for the protocol: bound and released. */
-export async function hostPortFree(
-  proto: 'tcp' | 'udp' | 'sctp',
-  ip: string,
-  port: number,
-): Promise<boolean> {
-  if (proto === 'sctp') return true;
-  const net = await import('node:net');
-  const dgram = await import('node:dgram');
-  return new Promise<boolean>((resolve) => {
-    if (proto === 'tcp') {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen({ host: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
-    } else {
-      const s = dgram.createSocket(ip.includes(':') ? 'udp6' : 'udp4');
-      s.once('error', () => {
-        s.close();
-        resolve(false);
-      });
-      s.bind({ address: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
-    }
-  });
-}
-
-/** The host's ephemeral port range, where random host ports come from. */
+/**
+ * The host's ephemeral port range, where random host ports come from, as dockerd's port
+ * allocator takes it (and its fallback where the file is unreadable).
+ */
 export async function ephemeralRange(): Promise<[number, number]> {
   const text = await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
   const [lo, hi] = text.trim().split(/\s+/).map(Number);
-  return lo && hi ? [lo, hi] : [49153, 65535];
+  return lo && hi ? [lo, hi] : [49153, 60999];
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -63,6 +64,37 @@ function hostGet(host: string, port: number): Promise<string> {
   });
 }
 
+/** Binding a host port from this process: 'ok' (and released again) or the error code. */
+function bindHost(proto: 'tcp' | 'udp', host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const failed = (err: NodeJS.ErrnoException): void => resolve(err.code ?? String(err));
+    if (proto === 'tcp') {
+      const s = net.createServer();
+      s.once('error', failed);
+      s.listen({ host, port }, () => s.close(() => resolve('ok')));
+    } else {
+      const s = dgram.createSocket('udp4');
+      s.once('error', (err) => {
+        s.close();
+        failed(err);
+      });
+      s.bind({ address: host, port }, () => s.close(() => resolve('ok')));
+    }
+  });
+}
+
+/** A port free on the host now: the kernel's pick, released. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ host: '0.0.0.0', port: 0 }, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 const tag = (): string =>
   createHash('sha256')
     .update(path.resolve(path.join(engine.dataRoot, 'network')))
@@ -110,6 +142,41 @@ async function hostState(): Promise<HostState> {
     leases += Object.keys(r.endpoints).length;
   }
   return { veths, rules, netns, leases };
+}
+
+/** Mount points under the engine's roots (overlays, netns files, /etc files). */
+async function mountsOfEngine(): Promise<string[]> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => [engine.dataRoot, engine.execRoot].some((r) => m.startsWith(`${r}/`)))
+    .sort();
+}
+
+/** How many sockets the daemon has bound on host ports (its published-port holds). */
+async function holdsOfDaemon(): Promise<number> {
+  const pid = engine.daemon?.pid ?? 0;
+  const out = await ok(host('ss', ['-Hltunp']));
+  return out.split('\n').filter((l) => l.includes(`pid=${pid},`)).length;
+}
+
+/** fn(0..count-1), at most `width` at a time, results in order. */
+async function inPool<T>(
+  count: number,
+  width: number,
+  fn: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = new Array<T>(count);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+  return out;
 }
 
 /** A container's address on a network, from the API's inspect. */
@@ -346,7 +413,7 @@ describe('networks', () => {
   });
 
   test('published ports answer on 127.0.0.1 and the host address; -P; port; conflicts', async () => {
-    const port = 20000 + Math.floor(Math.random() * 5000);
+    const port = await freePort();
     const id = await b(
       'run',
       '-d',
@@ -354,6 +421,8 @@ describe('networks', () => {
       `pub-${suffix}`,
       '-p',
       `${port}:80`,
+      '-p',
+      `${port}:80/udp`,
       '--expose',
       '81',
       '-P',
@@ -364,6 +433,43 @@ describe('networks', () => {
     assert.match(out, new RegExp(`^80/tcp -> 0\\.0\\.0\\.0:${port}$`, 'm'));
     const random = /^81\/tcp -> 0\.0\.0\.0:(\d+)$/m.exec(out);
     assert.ok(random, out);
+    // A random port comes from the kernel's ephemeral range, as dockerd's port allocator.
+    const range = (await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const randomPort = Number(random[1]);
+    assert.ok(randomPort >= (range[0] ?? 0) && randomPort <= (range[1] ?? 0), out);
+    // berthd holds every published port, as docker-proxy does: a host process cannot bind
+    // it (and be shadowed by the DNAT), nor get it as an ephemeral port.
+    for (const h of ['0.0.0.0', '127.0.0.1'])
+      assert.equal(await bindHost('tcp', h, port), 'EADDRINUSE', `tcp ${h}:${port}`);
+    assert.equal(await bindHost('udp', '0.0.0.0', port), 'EADDRINUSE', `udp ${port}`);
+    assert.equal(await bindHost('tcp', '0.0.0.0', randomPort), 'EADDRINUSE', `tcp ${randomPort}`);
+    // A port a host process holds: dockerd's error at start, nothing left configured.
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen({ host: '0.0.0.0', port: 0 }, resolve));
+    const busyPort = (busy.address() as net.AddressInfo).port;
+    const beforeBusy = await hostState();
+    const refused = await engine.berth([
+      'run',
+      '-d',
+      '--name',
+      `busy-${suffix}`,
+      '-p',
+      `${busyPort}:80`,
+      ...httpd,
+    ]);
+    busy.close();
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busyPort}: bind: address already in use`,
+      ),
+    );
+    assert.deepEqual({ ...(await hostState()), netns: beforeBusy.netns }, beforeBusy);
+    await b('rm', `busy-${suffix}`);
     const ps = await b('ps', '--filter', `name=pub-${suffix}`, '--format', '{{.Ports}}');
     assert.match(ps, new RegExp(`0\\.0\\.0\\.0:${port}->80/tcp`));
     // The same host port again: dockerd's error at start, nothing left configured.
@@ -392,6 +498,11 @@ describe('networks', () => {
     const ports = (api.body as { NetworkSettings: { Ports: Record<string, unknown> } })
       .NetworkSettings.Ports;
     assert.deepEqual(ports[`80/tcp`], [{ HostIp: '0.0.0.0', HostPort: String(port) }]);
+    // Removed, the container gives its ports back.
+    await b('rm', '-f', `pub-${suffix}`);
+    assert.equal(await bindHost('tcp', '0.0.0.0', port), 'ok');
+    assert.equal(await bindHost('udp', '0.0.0.0', port), 'ok');
+    assert.equal(await bindHost('tcp', '0.0.0.0', randomPort), 'ok');
   });
 
   test('after a crash, running containers keep ports and names; dead ones leave nothing', async () => {
@@ -428,6 +539,9 @@ describe('networks', () => {
     await new Promise((r) => setTimeout(r, 500));
     await engine.restart();
     assert.equal(await b('inspect', '-f', '{{.State.Status}}', dies), 'exited');
+    // The restarted daemon holds the running container's port again, and not the dead one's.
+    assert.equal(await bindHost('tcp', '0.0.0.0', port), 'EADDRINUSE');
+    assert.equal(await bindHost('tcp', '0.0.0.0', port + 1), 'ok');
     const now = await hostState();
     // One endpoint fewer: its veth, its port rules (3) and its lease are gone.
     assert.deepEqual(now, {
@@ -442,40 +556,46 @@ describe('networks', () => {
     // It starts again with a fresh endpoint.
     await b('start', dies);
     assert.equal(await hostGet('127.0.0.1', port + 1), dies.slice(0, 12));
+    assert.equal(await bindHost('tcp', '0.0.0.0', port + 1), 'EADDRINUSE');
   });
 
-  test('no leak: many containers with networks and published ports come and go', async () => {
+  test('no leak: 200 containers with networks and published ports come and go', async () => {
     const netName = `nt-${suffix}-leak`;
     const start = await hostState();
+    const startMounts = await mountsOfEngine();
+    const startHolds = await holdsOfDaemon();
     const netId = await b('network', 'create', netName);
-    const count = 60;
-    const ids: string[] = [];
-    for (let i = 0; i < count; i += 6) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(6, count - i) }, (_, k) =>
-          b(
-            'run',
-            '-d',
-            '--network',
-            i % 12 === 0 ? 'bridge' : netName,
-            '-p',
-            '80',
-            '-p',
-            `${30000 + i + k}:81/udp`,
-            'busybox',
-            'sleep',
-            '300',
-          ),
-        ),
-      );
-      ids.push(...batch);
-    }
+    // The network's embedded DNS (UDP and TCP) is the daemon's too.
+    const netHolds = await holdsOfDaemon();
+    const count = 200;
+    // Fixed UDP ports too, from a block another engine on the host is unlikely to use.
+    const udpBase = 20000 + 200 * Math.floor(Math.random() * 40);
+    // A few at a time, as a busy host would: the daemon serialises network work anyway.
+    const ids = await inPool(count, 4, (i) =>
+      b(
+        'run',
+        '-d',
+        '--network',
+        i % 10 === 0 ? 'bridge' : netName,
+        '-p',
+        '80',
+        '-p',
+        `${udpBase + i}:81/udp`,
+        'busybox',
+        'sleep',
+        '300',
+      ),
+    );
     const mid = await hostState();
     assert.equal(mid.veths - start.veths, count);
     assert.equal(mid.leases - start.leases, count);
-    for (let i = 0; i < ids.length; i += 10) await b('rm', '-f', ...ids.slice(i, i + 10));
+    // Two published ports each, both held.
+    assert.equal((await holdsOfDaemon()) - netHolds, 2 * count);
+    await inPool(ids.length, 4, (i) => b('rm', '-f', ids[i] as string));
     await b('network', 'rm', netName);
     assert.deepEqual(await hostState(), start);
+    assert.deepEqual(await mountsOfEngine(), startMounts);
+    assert.equal(await holdsOfDaemon(), startHolds);
     const bridge = await host('ip', ['link', 'show', `br-${netId.slice(0, 12)}`]);
     assert.notEqual(bridge.code, 0, 'the bridge of a removed network is gone');
   });
