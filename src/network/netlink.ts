@@ -80,7 +80,24 @@ export async function ensureBridge(
   }
   cmds.push(`link set dev ${name} up`);
   await ipBatch(cmds);
+  await freezeMac(name);
   await sysctl(`net.ipv4.conf.${name}.route_localnet`, '1');
+}
+
+/**
+ * Makes a bridge's MAC address its own (addr_assign_type 3, "set"), as dockerd's bridge
+ * driver does. A bridge whose address the kernel chose takes the lowest MAC of its ports,
+ * so a veth joining can change it, and every container's ARP entry for the gateway then
+ * names a MAC nobody has until it is probed again: seconds in which what a container sends
+ * to the gateway (the embedded DNS) is lost. The current address is kept, so bridges of an
+ * earlier start with containers on them do not change either.
+ */
+async function freezeMac(name: string): Promise<void> {
+  const dir = `/sys/class/net/${name}`;
+  const type = (await fs.readFile(`${dir}/addr_assign_type`, 'utf8')).trim();
+  if (type === '3') return;
+  const mac = (await fs.readFile(`${dir}/address`, 'utf8')).trim();
+  await run('ip', ['link', 'set', 'dev', name, 'address', mac]);
 }
 
 export async function addAddress6(name: string, address: string): Promise<void> {
