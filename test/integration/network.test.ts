@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCommand, startEngine, type CommandResult, type Engine } from './harness.js';
+import { engineHostState, engineTag, host, ok, type HostState } from './network-state.js';
 
 // Networks end to end: real containers on real bridges, veths, netns and iptables rules,
 // traffic only between the test's own containers and to 127.0.0.1 on the host.
@@ -22,21 +22,6 @@ before(async () => {
 after(async () => {
   await engine?.stop();
 });
-
-async function ok(r: Promise<CommandResult>): Promise<string> {
-  const res = await r;
-  assert.equal(res.code, 0, `exit ${res.code}: ${res.stderr}`);
-  return res.stdout.trim();
-}
-
-/** A host command's output (no stdin: the harness's runCommand writes one). */
-function host(file: string, args: string[]): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    execFile(file, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const b = (...args: string[]): Promise<string> => ok(engine.berth(args));
 
@@ -95,89 +80,8 @@ function freePort(): Promise<number> {
   });
 }
 
-const tag = (): string =>
-  createHash('sha256')
-    .update(path.resolve(path.join(engine.dataRoot, 'network')))
-    .digest('hex')
-    .slice(0, 8);
-
-interface HostState {
-  veths: number;
-  rules: number;
-  netns: number;
-  leases: number;
-}
-
-async function hostState(): Promise<HostState> {
-  // Only links on this engine's bridges: other engines may run beside it.
-  const bridges = new Set<string>();
-  const netDir = path.join(engine.dataRoot, 'network', 'networks');
-  for (const f of await fs.readdir(netDir).catch(() => [] as string[])) {
-    const r = JSON.parse(await fs.readFile(path.join(netDir, f), 'utf8')) as {
-      Id: string;
-      Driver: string;
-      Options: Record<string, string>;
-    };
-    if (r.Driver === 'bridge')
-      bridges.add(r.Options['com.docker.network.bridge.name'] ?? `br-${r.Id.slice(0, 12)}`);
-  }
-  const links = await ok(host('ip', ['-o', 'link', 'show']));
-  const veths = links
-    .split('\n')
-    .filter(
-      (l) => /^\d+: bv[0-9a-f]+@/.test(l) && bridges.has(/ master (\S+)/.exec(l)?.[1] ?? ''),
-    ).length;
-  const save = await ok(host('iptables-save', []));
-  const rules = save.split('\n').filter((l) => l.includes(`berth:${tag()}:`)).length;
-  const netns = await fs.readdir(path.join(engine.execRoot, 'netns')).then(
-    (x) => x.length,
-    () => 0,
-  );
-  let leases = 0;
-  const dir = path.join(engine.dataRoot, 'network', 'containers');
-  for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
-    const r = JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as {
-      endpoints: Record<string, unknown>;
-    };
-    leases += Object.keys(r.endpoints).length;
-  }
-  return { veths, rules, netns, leases };
-}
-
-/** Mount points under the engine's roots (overlays, netns files, /etc files). */
-async function mountsOfEngine(): Promise<string[]> {
-  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  return text
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => [engine.dataRoot, engine.execRoot].some((r) => m.startsWith(`${r}/`)))
-    .sort();
-}
-
-/** How many sockets the daemon has bound on host ports (its published-port holds). */
-async function holdsOfDaemon(): Promise<number> {
-  const pid = engine.daemon?.pid ?? 0;
-  const out = await ok(host('ss', ['-Hltunp']));
-  return out.split('\n').filter((l) => l.includes(`pid=${pid},`)).length;
-}
-
-/** fn(0..count-1), at most `width` at a time, results in order. */
-async function inPool<T>(
-  count: number,
-  width: number,
-  fn: (i: number) => Promise<T>,
-): Promise<T[]> {
-  const out: T[] = new Array<T>(count);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
-  return out;
-}
+const tag = (): string => engineTag(engine);
+const hostState = (): Promise<HostState> => engineHostState(engine);
 
 /** A container's address on a network, from the API's inspect. */
 async function ipOf(container: string, network: string): Promise<string> {
@@ -560,46 +464,35 @@ describe('networks', () => {
     assert.equal(await hostGet('127.0.0.1', port + 1), dies.slice(0, 12));
     assert.equal(await bindHost('tcp', '0.0.0.0', port + 1), 'EADDRINUSE');
   });
+});
 
-  test('no leak: 200 containers with networks and published ports come and go', async () => {
-    const netName = `nt-${suffix}-leak`;
-    const start = await hostState();
-    const startMounts = await mountsOfEngine();
-    const startHolds = await holdsOfDaemon();
-    const netId = await b('network', 'create', netName);
-    // The network's embedded DNS (UDP and TCP) is the daemon's too.
-    const netHolds = await holdsOfDaemon();
-    const count = 200;
-    // Fixed UDP ports too, from a block another engine on the host is unlikely to use.
-    const udpBase = 20000 + 200 * Math.floor(Math.random() * 40);
-    // A few at a time, as a busy host would: the daemon serialises network work anyway.
-    const ids = await inPool(count, 4, (i) =>
-      b(
-        'run',
-        '-d',
-        '--network',
-        i % 10 === 0 ? 'bridge' : netName,
-        '-p',
-        '80',
-        '-p',
-        `${udpBase + i}:81/udp`,
-        'busybox',
-        'sleep',
-        '300',
-      ),
-    );
-    const mid = await hostState();
-    assert.equal(mid.veths - start.veths, count);
-    assert.equal(mid.leases - start.leases, count);
-    // Two published ports each, both held.
-    assert.equal((await holdsOfDaemon()) - netHolds, 2 * count);
-    await inPool(ids.length, 4, (i) => b('rm', '-f', ids[i] as string));
-    await b('network', 'rm', netName);
-    assert.deepEqual(await hostState(), start);
-    assert.deepEqual(await mountsOfEngine(), startMounts);
-    assert.equal(await holdsOfDaemon(), startHolds);
-    const bridge = await host('ip', ['link', 'show', `br-${netId.slice(0, 12)}`]);
-    assert.notEqual(bridge.code, 0, 'the bridge of a removed network is gone');
+describe('test engines leave nothing on the host', () => {
+  test('an engine killed -9 with containers running and never restarted, once stopped', async () => {
+    const other = await startEngine();
+    let stopped = false;
+    try {
+      const netName = `nt-${suffix}-gone`;
+      const bridge = `br-${(await ok(other.berth(['network', 'create', netName]))).slice(0, 12)}`;
+      for (const network of [netName, 'bridge'])
+        await ok(
+          other.berth(['run', '-d', '--network', network, '-p', '80', 'busybox', 'sleep', '300']),
+        );
+      const otherTag = createHash('sha256')
+        .update(path.resolve(path.join(other.dataRoot, 'network')))
+        .digest('hex')
+        .slice(0, 8);
+      await other.crash();
+      // stop throws when a link or rule of the engine's networks is still on the host.
+      stopped = true;
+      await other.stop();
+      const links = await ok(host('ip', ['-o', 'link', 'show']));
+      assert.doesNotMatch(links, new RegExp(`: (bd-${otherTag}|${bridge})[:@]`));
+      assert.doesNotMatch(await ok(host('iptables-save', [])), new RegExp(`berth:${otherTag}:`));
+      // A test body still running after its engine stopped cannot start it again.
+      await assert.rejects(other.restart(), /is stopped/);
+    } finally {
+      if (!stopped) await other.stop();
+    }
   });
 });
 
