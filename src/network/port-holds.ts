@@ -25,8 +25,6 @@ export interface PortHolds {
   take(m: PortMapping): Promise<boolean>;
   /** Closes the hold of a mapping; nothing when there is none. */
   release(m: PortMapping): Promise<void>;
-  /** Whether this mapping is held now. */
-  holds(m: PortMapping): boolean;
   /** Closes every hold (the daemon shutting down). */
   close(): Promise<void>;
 }
@@ -131,10 +129,6 @@ class Holds implements PortHolds {
       if (errnoCode(err) === 'EADDRINUSE') return false;
       throw bindError(m, err);
     }
-  }
-
-  holds(m: PortMapping): boolean {
-    return this.#held.has(keyOf(m));
   }
 
   async release(m: PortMapping): Promise<void> {
