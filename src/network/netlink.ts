@@ -80,7 +80,24 @@ export async function ensureBridge(
   }
   cmds.push(`link set dev ${name} up`);
   await ipBatch(cmds);
+  await freezeMac(name);
   await sysctl(`net.ipv4.conf.${name}.route_localnet`, '1');
+}
+
+/**
+ * Makes a bridge's MAC address its own (addr_assign_type 3, "set"), as dockerd's bridge
+ * driver does. A bridge whose address the kernel chose takes the lowest MAC of its ports,
+ * so a veth joining can change it, and every container's ARP entry for the gateway then
+ * names a MAC nobody has until it is probed again: seconds in which what a container sends
+ * to the gateway (the embedded DNS) is lost. The current address is kept, so bridges of an
+ * earlier start with containers on them do not change either.
+ */
+async function freezeMac(name: string): Promise<void> {
+  const dir = `/sys/class/net/${name}`;
+  const type = (await fs.readFile(`${dir}/addr_assign_type`, 'utf8')).trim();
+  if (type === '3') return;
+  const mac = (await fs.readFile(`${dir}/address`, 'utf8')).trim();
+  await run('ip', ['link', 'set', 'dev', name, 'address', mac]);
 }
 
 export async function addAddress6(name: string, address: string): Promise<void> {
@@ -274,34 +291,12 @@ export async function sandboxSysctl(netns: string, key: string, value: string): 
   await sysctl(key, value, netns);
 }
 
-/** Whether nothing on the host listens on (ip, port) for the protocol: bound and released. */
-export async function hostPortFree(
-  proto: 'tcp' | 'udp' | 'sctp',
-  ip: string,
-  port: number,
-): Promise<boolean> {
-  if (proto === 'sctp') return true;
-  const net = await import('node:net');
-  const dgram = await import('node:dgram');
-  return new Promise<boolean>((resolve) => {
-    if (proto === 'tcp') {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen({ host: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
-    } else {
-      const s = dgram.createSocket(ip.includes(':') ? 'udp6' : 'udp4');
-      s.once('error', () => {
-        s.close();
-        resolve(false);
-      });
-      s.bind({ address: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
-    }
-  });
-}
-
-/** The host's ephemeral port range, where random host ports come from. */
+/**
+ * The host's ephemeral port range, where random host ports come from, as dockerd's port
+ * allocator takes it (and its fallback where the file is unreadable).
+ */
 export async function ephemeralRange(): Promise<[number, number]> {
   const text = await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
   const [lo, hi] = text.trim().split(/\s+/).map(Number);
-  return lo && hi ? [lo, hi] : [49153, 65535];
+  return lo && hi ? [lo, hi] : [49153, 60999];
 }

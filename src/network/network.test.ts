@@ -110,10 +110,18 @@ test('port allocation: conflicts with dockerd words, random ports skip busy ones
     { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 },
   ];
   const busy = new Set([40001]);
+  // What the host's holds would be: taking a port binds it, a busy one cannot be taken.
+  const taken = new Set<string>();
+  const key = (m: PortMapping): string => `${m.proto}/${m.hostIp}/${m.hostPort}`;
   const options = {
     held,
     ephemeral: [40000, 40003] as [number, number],
-    isFree: async (m: PortMapping) => !busy.has(m.hostPort),
+    take: async (m: PortMapping) => {
+      if (busy.has(m.hostPort) || taken.has(key(m))) return false;
+      taken.add(key(m));
+      return true;
+    },
+    release: async (m: PortMapping) => void taken.delete(key(m)),
   };
   await assert.rejects(
     allocatePorts(
@@ -147,6 +155,27 @@ test('port allocation: conflicts with dockerd words, random ports skip busy ones
     ),
     /address already in use/,
   );
+  // A later request failing gives back what the earlier ones took.
+  await assert.rejects(
+    allocatePorts(
+      [
+        { proto: 'tcp', containerPort: 1, hostIp: '0.0.0.0', hostPortLow: 0, hostPortHigh: 0 },
+        {
+          proto: 'tcp',
+          containerPort: 2,
+          hostIp: '::',
+          hostPortLow: 40001,
+          hostPortHigh: 40001,
+        },
+      ],
+      options,
+    ),
+    (e: unknown) =>
+      e instanceof ConflictError &&
+      e.message ===
+        'Error starting userland proxy: listen tcp6 [::]:40001: bind: address already in use',
+  );
+  assert.deepEqual([...taken], []);
   // UDP on the same number is another port.
   const udp = await allocatePorts(
     [{ proto: 'udp', containerPort: 80, hostIp: '0.0.0.0', hostPortLow: 8080, hostPortHigh: 8080 }],
@@ -164,6 +193,11 @@ test('port allocation: conflicts with dockerd words, random ports skip busy ones
     random.map((m) => m.hostPort),
     [40000, 40002],
   );
+  assert.deepEqual([...taken].sort(), [
+    'tcp/0.0.0.0/40000',
+    'tcp/0.0.0.0/40002',
+    'udp/0.0.0.0/8080',
+  ]);
   const view = portsView({ '1/tcp': {}, '5/udp': {} }, random);
   assert.deepEqual(view, {
     '1/tcp': [{ HostIp: '0.0.0.0', HostPort: '40000' }],

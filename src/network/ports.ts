@@ -117,60 +117,73 @@ export function clashes(a: PortMapping, b: PortMapping): boolean {
 export interface PortAllocatorOptions {
   /** Bindings other containers hold now. */
   held: readonly PortMapping[];
-  /** The range random host ports come from (the host's ip_local_port_range). */
+  /** The range random host ports come from (the host's ip_local_port_range, as dockerd's). */
   ephemeral: [number, number];
-  /** Whether a host port is free on the host itself (nothing else listens there). */
-  isFree: (m: PortMapping) => Promise<boolean>;
+  /**
+   * Takes the host port on the host itself (binds it), false when a host process has it:
+   * the check and the reservation in one step, so nothing can take the port in between.
+   */
+  take: (m: PortMapping) => Promise<boolean>;
+  /** Gives back a port `take` took (the allocation failed further on). */
+  release: (m: PortMapping) => Promise<void>;
 }
 
 /**
- * Host ports for every request, or a ConflictError with dockerd's words and nothing taken:
- * a fixed port another container holds is "port is already allocated"; one a host process
- * listens on is "address already in use"; ranges and random ports take the first free one.
+ * Host ports for every request, taken, or a ConflictError with dockerd's words and nothing
+ * taken: a fixed port another container holds is "port is already allocated"; one a host
+ * process has is "address already in use"; ranges and random ports take the first free one.
  */
 export async function allocatePorts(
   requests: readonly PortRequest[],
   options: PortAllocatorOptions,
 ): Promise<PortMapping[]> {
   const made: PortMapping[] = [];
-  const held = (m: PortMapping): boolean =>
-    options.held.some((h) => clashes(h, m)) || made.some((h) => clashes(h, m));
-  for (const r of requests) {
-    const fixed = r.hostPortLow !== 0 && r.hostPortLow === r.hostPortHigh;
-    const [lo, hi] = r.hostPortLow === 0 ? options.ephemeral : [r.hostPortLow, r.hostPortHigh];
-    let chosen: PortMapping | undefined;
-    for (let p = lo; p <= hi; p++) {
-      const m: PortMapping = {
-        proto: r.proto,
-        containerPort: r.containerPort,
-        hostIp: r.hostIp,
-        hostPort: p,
-      };
-      if (held(m)) {
-        if (fixed)
-          throw new ConflictError(`Bind for ${r.hostIp}:${p} failed: port is already allocated`);
-        continue;
-      }
-      if (!(await options.isFree(m))) {
-        if (fixed)
-          throw new ConflictError(
-            `Error starting userland proxy: listen ${r.proto}4 ${r.hostIp}:${p}: bind: address already in use`,
-          );
-        continue;
-      }
-      chosen = m;
-      break;
-    }
-    if (!chosen) {
-      if (r.hostPortLow === 0)
-        throw new UnavailableError('no free host port in the ephemeral range');
-      throw new ConflictError(
-        `Bind for ${r.hostIp}:${r.hostPortLow}-${r.hostPortHigh} failed: port is already allocated`,
-      );
-    }
-    made.push(chosen);
+  try {
+    for (const r of requests) made.push(await allocateOne(r, made, options));
+  } catch (err: unknown) {
+    for (const m of made) await options.release(m);
+    throw err;
   }
   return made;
+}
+
+/** `tcp4 0.0.0.0:80`, `udp6 [::]:53`: a host binding as Go's net package prints it. */
+export function listenName(m: PortMapping): string {
+  const v6 = m.hostIp.includes(':');
+  return `${m.proto}${v6 ? '6' : '4'} ${v6 ? `[${m.hostIp}]` : m.hostIp}:${m.hostPort}`;
+}
+
+async function allocateOne(
+  r: PortRequest,
+  made: readonly PortMapping[],
+  options: PortAllocatorOptions,
+): Promise<PortMapping> {
+  const held = (m: PortMapping): boolean =>
+    options.held.some((h) => clashes(h, m)) || made.some((h) => clashes(h, m));
+  const fixed = r.hostPortLow !== 0 && r.hostPortLow === r.hostPortHigh;
+  const [lo, hi] = r.hostPortLow === 0 ? options.ephemeral : [r.hostPortLow, r.hostPortHigh];
+  for (let p = lo; p <= hi; p++) {
+    const m: PortMapping = {
+      proto: r.proto,
+      containerPort: r.containerPort,
+      hostIp: r.hostIp,
+      hostPort: p,
+    };
+    if (held(m)) {
+      if (fixed)
+        throw new ConflictError(`Bind for ${r.hostIp}:${p} failed: port is already allocated`);
+      continue;
+    }
+    if (await options.take(m)) return m;
+    if (fixed)
+      throw new ConflictError(
+        `Error starting userland proxy: listen ${listenName(m)}: bind: address already in use`,
+      );
+  }
+  if (r.hostPortLow === 0) throw new UnavailableError('no free host port in the ephemeral range');
+  throw new ConflictError(
+    `Bind for ${r.hostIp}:${r.hostPortLow}-${r.hostPortHigh} failed: port is already allocated`,
+  );
 }
 
 /** NetworkSettings.Ports: every exposed port, null when unbound, else its host bindings. */

@@ -33,7 +33,6 @@ import {
   ensureBridge,
   ensureChains,
   ephemeralRange,
-  hostPortFree,
   iptablesRestore,
   iptablesSave,
   linkAddresses,
@@ -55,6 +54,7 @@ import type {
   NetworkService,
   SandboxRecord,
 } from './network.js';
+import { newPortHolds, type PortHolds } from './port-holds.js';
 import { allocatePorts, portRequests, portsView, type PortMapping } from './ports.js';
 import {
   bridgeRules,
@@ -128,11 +128,14 @@ class Service implements NetworkService {
   #tag = '';
   #dnsModule: DnsModule | undefined;
   #etcModule: EtcModule | undefined;
-  #ephemeral: [number, number] = [49153, 65535];
+  #ephemeral: [number, number] = [49153, 60999];
+  /** Every published host port of a live endpoint, bound while the endpoint exists. */
+  readonly #holds: PortHolds;
 
   constructor(o: NetworkServiceOptions) {
     this.#o = o;
     this.#netnsDir = path.join(o.execRoot, 'netns');
+    this.#holds = newPortHolds({ targetOf: (m) => this.#targetOf(m) });
   }
 
   get #bridgeName(): string {
@@ -693,6 +696,31 @@ class Service implements NetworkService {
     );
   }
 
+  /** The container address behind a published host port. */
+  #targetOf(m: PortMapping): { ip: string; port: number } | undefined {
+    for (const s of this.#sandboxes.values())
+      for (const ep of Object.values(s.endpoints))
+        for (const p of ep.ports)
+          if (p.proto === m.proto && p.hostIp === m.hostIp && p.hostPort === m.hostPort)
+            return { ip: ep.ipv4, port: p.containerPort };
+    return undefined;
+  }
+
+  /** Takes the holds of an endpoint's ports again (a restart); one lost is said, not fatal. */
+  async #retakeHolds(ep: Endpoint): Promise<void> {
+    for (const m of ep.ports) {
+      const why = await this.#holds.take(m).then(
+        (ok) => (ok ? '' : 'address already in use'),
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+      // The DNAT still serves the container; only the guard against host processes is lost.
+      if (why)
+        console.error(
+          `berthd: cannot hold published port ${m.hostIp}:${m.hostPort}/${m.proto} of endpoint ${ep.endpointId.slice(0, 12)}: ${why}`,
+        );
+    }
+  }
+
   #portRulesOf(ep: Endpoint): Rule[] {
     const n = this.#networks.get(ep.networkId);
     if (!n) return [];
@@ -733,7 +761,8 @@ class Service implements NetworkService {
             {
               held: this.#heldPorts(),
               ephemeral: this.#ephemeral,
-              isFree: (m) => hostPortFree(m.proto, m.hostIp, m.hostPort),
+              take: (m) => this.#holds.take(m),
+              release: (m) => this.#holds.release(m),
             },
           )
         : [];
@@ -752,9 +781,10 @@ class Service implements NetworkService {
     };
     s.endpoints[n.Id] = ep;
     s.name = c.name;
-    // Recorded before anything exists: a crash from here on is undone by the next start.
-    await this.#saveSandbox(s);
     try {
+      // Recorded before anything but the port holds exists: a crash from here on is undone
+      // by the next start (the holds die with the process).
+      await this.#saveSandbox(s);
       await addVeth({
         host: ep.veth,
         bridge: this.#bridgeOf(n),
@@ -790,6 +820,7 @@ class Service implements NetworkService {
 
   async #endpointDown(s: SandboxRecord, ep: Endpoint): Promise<void> {
     await deleteRules(this.#portRulesOf(ep));
+    for (const m of ep.ports) await this.#holds.release(m);
     await deleteLink(ep.veth);
     delete s.endpoints[ep.networkId];
     await this.#saveSandbox(s);
@@ -1080,6 +1111,9 @@ class Service implements NetworkService {
       const present = new Set(have.map((h) => norm(h.rule)));
       await deleteRules(have.filter((h) => !wanted.has(norm(h.rule))).map((h) => h.rule));
       await addRules(want.filter((r) => !present.has(norm(r))));
+      // Published ports of running containers are held again, as before the restart.
+      for (const s of this.#sandboxes.values())
+        for (const ep of Object.values(s.endpoints)) await this.#retakeHolds(ep);
       // Sandboxes of running containers point their DNS at this start's servers.
       for (const s of this.#sandboxes.values()) {
         if (Object.keys(s.endpoints).length > 0)
@@ -1091,6 +1125,7 @@ class Service implements NetworkService {
   }
 
   async close(): Promise<void> {
+    await this.#holds.close();
     for (const d of this.#dns.values()) await d.close().catch(() => undefined);
     this.#dns.clear();
   }

@@ -42,7 +42,10 @@ export interface Engine {
   crash(): Promise<void>;
   /** SIGTERM the daemon and wait for it to exit. */
   stopDaemon(): Promise<void>;
-  /** Removes every container, stops the daemon, unmounts and deletes the roots. */
+  /**
+   * Removes every container, stops the daemon, unmounts and deletes the roots; throws when a
+   * link or iptables rule of the engine's networks is still on the host afterwards.
+   */
   stop(): Promise<void>;
 }
 
@@ -154,6 +157,31 @@ export async function processesMentioning(marker: string): Promise<number[]> {
   return pids;
 }
 
+/** Engines started and not stopped yet, stopped by the signal handler below. */
+const liveEngines = new Set<Engine>();
+let signalHandled = false;
+
+/**
+ * The test runner ends a test file that outlives --test-timeout with SIGTERM, and no after
+ * hook runs then; the daemons are detached and would live on with their bridges and rules.
+ * So a SIGTERM or SIGINT stops every live engine first, then ends the process.
+ */
+function stopEnginesOnSignal(): void {
+  if (signalHandled) return;
+  signalHandled = true;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      console.error(`harness: ${signal}, stopping ${liveEngines.size} engine(s)`);
+      void (async () => {
+        for (const e of [...liveEngines]) {
+          await e.stop().catch((err: unknown) => console.error('harness:', err));
+        }
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      })();
+    });
+  }
+}
+
 export async function startEngine(
   options: {
     bootstrap?: boolean;
@@ -172,6 +200,9 @@ export async function startEngine(
   const logFile = `${dataRoot}.log`;
   const env = { BERTH_HOST: host, DOCKER_HOST: host };
   let daemon: ChildProcess | undefined;
+  // Set once stop begins: a test body still running past its timeout (the runner goes on to
+  // the after hooks without stopping it) must not start a daemon on the purged roots again.
+  let stopped = false;
 
   const launch = async (): Promise<void> => {
     const out = await fs.open(logFile, 'a');
@@ -215,7 +246,10 @@ export async function startEngine(
     berth: (args, o) => runCommand(process.execPath, [berthBin, ...args], env, o),
     docker: (args, o) => runCommand('docker', args, env, o),
     api: (method, urlPath, body) => request(socket, method, urlPath, body),
-    restart: launch,
+    async restart() {
+      if (stopped) throw new Error(`engine ${dataRoot} is stopped`);
+      await launch();
+    },
     async crash() {
       const d = daemon;
       if (!d) return;
@@ -231,6 +265,16 @@ export async function startEngine(
       daemon = undefined;
     },
     async stop() {
+      stopped = true;
+      liveEngines.delete(engine);
+      // A daemon killed and never restarted (crash tests) is started again, so that it removes
+      // its containers, endpoints and rules itself; killing what is left would keep veths on
+      // its bridges until their netns die, and so the bridges.
+      const rootThere = await fs.stat(dataRoot).then(
+        () => true,
+        () => false,
+      );
+      if (!daemon && rootThere) await launch().catch(() => (daemon = undefined));
       if (daemon) {
         const list = await request(socket, 'GET', '/containers/json?all=1').catch(() => undefined);
         for (const c of Array.isArray(list?.body) ? (list.body as { Id: string }[]) : []) {
@@ -245,29 +289,42 @@ export async function startEngine(
           // gone
         }
       }
-      // Bridges and iptables rules of this engine's networks outlive its roots: drop them.
+      for (const root of [execRoot, dataRoot]) {
+        for (const m of await mountsUnder(root)) {
+          await runCommand('umount', ['-l', m], {}).catch(() => undefined);
+        }
+      }
+      // Bridges and iptables rules of this engine's networks outlive its roots: drop them, and
+      // say what could not be dropped (a veth leaves a bridge only once its netns is gone).
       const cleanup = path.join(repoRoot, 'dist/src/network/cleanup.js');
-      const { purgeNetworkState } = (await import(cleanup)) as {
+      const net = (await import(cleanup)) as {
         purgeNetworkState: (dataRoot: string) => Promise<void>;
+        leftNetworkState: (dataRoot: string) => Promise<string[]>;
       };
       // A --userns-remap daemon keeps its state, networks too, in <data-root>/<uid>.<gid>.
       const remapped = (await fs.readdir(dataRoot).catch(() => [] as string[]))
         .filter((d) => /^\d+\.\d+$/.test(d))
         .map((d) => path.join(dataRoot, d));
-      for (const root of [dataRoot, ...remapped]) {
-        await purgeNetworkState(root).catch((err: unknown) =>
-          console.error(`harness: network clean-up of ${root}:`, err),
-        );
-      }
-      for (const root of [execRoot, dataRoot]) {
-        for (const m of await mountsUnder(root)) {
-          await runCommand('umount', ['-l', m], {}).catch(() => undefined);
+      let left: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        left = [];
+        for (const root of [dataRoot, ...remapped]) {
+          await net
+            .purgeNetworkState(root)
+            .catch((err: unknown) => console.error(`harness: network clean-up of ${root}:`, err));
+          left.push(...(await net.leftNetworkState(root)));
         }
-        await fs.rm(root, { recursive: true, force: true });
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
       }
+      for (const root of [execRoot, dataRoot]) await fs.rm(root, { recursive: true, force: true });
       await fs.rm(logFile, { force: true });
+      if (left.length > 0)
+        throw new Error(`engine ${dataRoot} left on the host:\n  ${left.join('\n  ')}`);
     },
   };
+  liveEngines.add(engine);
+  stopEnginesOnSignal();
   if (options.bootstrap !== false) {
     const r = await engine.berth(['image', 'bootstrap', 'busybox']);
     if (r.code !== 0) {
