@@ -95,13 +95,36 @@ function sendJson(
   res.end(text);
 }
 
+/**
+ * Most of a refused request's unread body that is read and dropped before the error goes out.
+ * A client still sending when the connection closes meets a reset before it can read the
+ * answer, so a small body (an oversized manifest) is taken in full; a larger one (an upload
+ * refused up front) is not worth the wait, and its connection closes.
+ */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
 function sendError(req: IncomingMessage, res: ServerResponse, err: DistributionError): void {
-  const headers: Record<string, string> = { ...err.headers };
-  // A body left unread (an upload refused up front) is not drained: the connection closes.
-  const declared = req.headers['content-length'];
+  const raw = req.headers['content-length'];
+  const declared = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
   const pending =
-    req.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0');
-  if (pending && !req.readableEnded) headers.Connection = 'close';
+    !req.readableEnded &&
+    (req.headers['transfer-encoding'] !== undefined || raw === undefined || declared !== 0);
+  if (pending && !req.destroyed && declared !== undefined && declared <= DRAIN_LIMIT) {
+    req.once('end', () => writeError(req, res, err, {}));
+    req.once('error', () => res.destroy());
+    req.resume();
+    return;
+  }
+  writeError(req, res, err, pending ? { Connection: 'close' } : {});
+}
+
+function writeError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: DistributionError,
+  extra: Record<string, string>,
+): void {
+  const headers: Record<string, string> = { ...err.headers, ...extra };
   if (req.method === 'HEAD') {
     res.writeHead(err.status, headers);
     res.end();
