@@ -185,6 +185,7 @@ class Builder implements BuildService {
     } finally {
       this.#running--;
       for (const id of run.containers) await this.#removeContainer(id);
+      await releaseLeftSecrets(work);
       await fs.rm(work, { recursive: true, force: true });
     }
   }

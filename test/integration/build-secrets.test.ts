@@ -356,6 +356,74 @@ describe('build secrets', () => {
     assert.notEqual((await engine.berth(['image', 'inspect', tag])).code, 0, 'nothing tagged');
   });
 
+  it('a crash mid-RUN: no secret left mounted or on disk once berthd is back', async () => {
+    const value = `crash-${randomBytes(12).toString('hex')}`;
+    const dir = await context([
+      'FROM busybox',
+      'RUN --mount=type=secret,id=s --mount=type=secret,id=s,env=S,target=/x sleep 60',
+    ]);
+    const building = berth([
+      'build',
+      '--secret',
+      `id=s,src=${await secretFile(value)}`,
+      '-t',
+      `${p}-crash:1`,
+      dir,
+    ]);
+    /** Mount points under the engine's roots, with their filesystem types. */
+    const mountsOf = async (): Promise<{ at: string; type: string }[]> =>
+      (await fs.readFile('/proc/self/mountinfo', 'utf8'))
+        .split('\n')
+        .map((l) => ({ at: l.split(' ')[4] ?? '', type: l.split(' - ')[1]?.split(' ')[0] ?? '' }))
+        .filter(
+          (m) => m.at.startsWith(`${engine.dataRoot}/`) || m.at.startsWith(`${engine.execRoot}/`),
+        );
+    const mounted = async (): Promise<string[]> => (await mountsOf()).map((m) => m.at);
+    const secretMounts = async (): Promise<string[]> =>
+      (await mounted()).filter((m) => m.includes('/secrets-'));
+    for (let i = 0; i < 200 && (await secretMounts()).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await secretMounts()).length, 1, 'the RUN has its secret tmpfs');
+    const tasks = (await mountsOf())
+      .filter((m) => m.at.startsWith(engine.execRoot) && m.type === 'tmpfs')
+      .map((m) => m.at);
+    assert.ok(tasks.length > 0, 'the RUN task has a tmpfs bundle');
+    await engine.crash();
+    assert.notEqual((await building).code, 0);
+    await engine.restart();
+    assert.deepEqual(await secretMounts(), [], 'the secret tmpfs is gone');
+    // The RUN's task lives on (containers outlive berthd); removing it drops its tmpfs bundle.
+    const ids = must(await engine.berth(['ps', '-aq']), 'ps')
+      .stdout.split('\n')
+      .filter(Boolean);
+    assert.ok(ids.length > 0);
+    must(await engine.berth(['rm', '-f', ...ids]), 'rm');
+    const still = await mounted();
+    for (const t of tasks) assert.ok(!still.includes(t), `${t} unmounted`);
+    assert.deepEqual(await filesHolding(engine.dataRoot, Buffer.from(value)), []);
+    assert.deepEqual(await filesHolding(engine.execRoot, Buffer.from(value)), []);
+  });
+
+  it('against dockerd, --secret says it needs berthd and sends no build', async () => {
+    const anchor = process.env.ANCHOR_DOCKER_HOST ?? 'unix:///run/berth-anchors/docker.sock';
+    const dir = await context(['FROM busybox', 'RUN --mount=type=secret,id=s true']);
+    const tag = `${p}-dockerd:1`;
+    const r = await runCommand(
+      process.execPath,
+      [berthBin, 'build', '--secret', `id=s,src=${await secretFile('v')}`, '-t', tag, dir],
+      { DOCKER_HOST: anchor, BERTH_HOST: anchor },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '', 'no context was sent');
+    assert.equal(
+      r.stderr.trim(),
+      'berth build: --secret needs berthd (this engine has no /berth/build/secrets)',
+    );
+    const inspect = await runCommand('docker', ['image', 'inspect', tag], { DOCKER_HOST: anchor });
+    assert.notEqual(inspect.code, 0, 'nothing tagged on dockerd');
+  });
+
   it('the staging API: one-use handles, bad bodies refused', async () => {
     const staged = await engine.api('POST', '/berth/build/secrets', {
       Secrets: [{ ID: 'x', Data: Buffer.from('v').toString('base64') }],

@@ -196,9 +196,6 @@ async function build(
     body = (await import('node:stream')).Readable.from(data);
   }
   file = dockerfile;
-  const quiet = flags.bool('quiet');
-  if (!quiet) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(size, 4)}\n`);
-  const network = flags.string('network');
   // The secrets go ahead in a request of their own (berth's addition): /build's URL carries
   // only the one-use handle that claims them.
   let handle: string | undefined;
@@ -215,6 +212,9 @@ async function build(
       throw err;
     }
   }
+  const quiet = flags.bool('quiet');
+  if (!quiet) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(size, 4)}\n`);
+  const network = flags.string('network');
   const res = await ctx.client().stream('POST', '/build', {
     query: {
       berthsecrets: handle,
