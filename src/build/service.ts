@@ -570,7 +570,7 @@ class Builder implements BuildService {
         };
       }
     }
-    const mounts = await this.#runMounts(run, stage, ins.mounts);
+    const mounts = await this.#runMounts(run, stage, ins.mounts, state.config.WorkingDir || '/');
     const { argv, createdBy, env } = runStep(state, command);
     const key = this.#key(run, {
       parent: current?.id ?? '',
@@ -722,6 +722,7 @@ class Builder implements BuildService {
     run: Run,
     stage: Stage,
     mounts: RunMount[],
+    workdir: string,
   ): Promise<{ host: HostConfigMount[]; key: unknown[]; secrets: SecretMount[] }> {
     const host: HostConfigMount[] = [];
     const key: unknown[] = [];
@@ -780,8 +781,12 @@ class Builder implements BuildService {
         }
         case 'secret': {
           // The key has the mount's shape, never the value: a new value reuses the cache.
-          const sm = m.secret;
-          if (!sm) throw new InvalidArgumentError('secret mount without its options');
+          const given = m.secret;
+          if (!given) throw new InvalidArgumentError('secret mount without its options');
+          const sm: SecretMount =
+            given.target === undefined
+              ? given
+              : { ...given, target: posix.resolve(workdir, given.target) };
           secrets.push(sm);
           key.push({ type: 'secret', ...sm });
           break;

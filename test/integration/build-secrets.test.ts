@@ -264,6 +264,8 @@ describe('build secrets', () => {
       'RUN --mount=type=secret,id=BERTH_IT_B,env=B,target=/bsecret printf %s "$B" | sha256sum | cut -d" " -f1 > /b && wc -c < /bsecret | tr -d " " > /bfile',
       'RUN --mount=type=secret,id=c,env=C printf %s "$C" | sha256sum | cut -d" " -f1 > /c',
       'RUN echo "${TOKEN:-unset} ${B:-unset} ${C:-unset}" > /after',
+      'WORKDIR /w',
+      'RUN --mount=type=secret,id=a,target=rel/f wc -c < /w/rel/f | tr -d " " > /rel',
     ]);
     const tag = `${p}-env:1`;
     const building = berth(
@@ -293,13 +295,13 @@ describe('build secrets', () => {
         tag,
         'sh',
         '-c',
-        'cat /a /b /c /after /bfile; test -e /bsecret && echo present || echo absent',
+        'cat /a /b /c /after /bfile /rel; for f in /bsecret /w/rel; do test -e $f && echo present || echo absent; done',
       ]),
       'run',
     ).stdout;
     assert.equal(
       out.replace(/ +/g, ' '),
-      `${sha256(a)}\n${sha256(b)}\n${sha256(c)}\nunset unset unset\n${b.length}\nabsent\n`,
+      `${sha256(a)}\n${sha256(b)}\n${sha256(c)}\nunset unset unset\n${b.length}\n${a.length}\nabsent\nabsent\n`,
     );
     const env = must(
       await engine.berth(['image', 'inspect', '-f', '{{json .Config.Env}}', tag]),

@@ -336,7 +336,7 @@ describe('RUN --mount=type=secret', () => {
       gid: 0,
     });
     assert.equal((secret('type=secret,destination=/etc/key.pem') as { id: string }).id, 'key.pem');
-    assert.equal((secret('type=secret,target=rel/f') as { target: string }).target, '/rel/f');
+    assert.equal((secret('type=secret,target=rel/f') as { target: string }).target, 'rel/f');
   });
   it('required, mode, uid, gid', () => {
     assert.deepEqual(secret('type=secret,id=t,required,mode=0444,uid=1000,gid=50'), {

@@ -32,7 +32,10 @@ export interface RunMount {
  */
 export interface SecretMount {
   id: string;
-  /** Absolute path of the file in the RUN container; undefined: no file (env only). */
+  /**
+   * Path of the file in the RUN container (a relative one is under the step's WORKDIR, as in
+   * BuildKit); undefined: no file (env only).
+   */
   target?: string;
   /** Name of the environment variable that holds the value during the RUN. */
   env?: string;
@@ -450,7 +453,7 @@ function secretMount(raw: RawInstruction, spec: string): SecretMount {
     gid: gid ?? 0,
   };
   // With env= alone the value goes only to the variable; a target asks for the file too.
-  if (target !== undefined && target !== '') out.target = posix.resolve('/', target);
+  if (target !== undefined && target !== '') out.target = target;
   else if (env === undefined) out.target = `/run/secrets/${posix.basename(theId)}`;
   if (env !== undefined) {
     if (env === '' || env.includes('='))
