@@ -150,10 +150,24 @@ async function bundlesHolding(needle: Buffer, done: Promise<unknown>): Promise<n
       const data = await fs.readFile(f).catch(() => Buffer.alloc(0));
       if (data.includes(needle)) types.push(Number((await fs.statfs(path.dirname(f))).type));
     }
-    if (types.length > 0) break;
+    if (types.length > 0) {
+      assert.deepEqual(await argvHolding(needle), [], 'no process has the secret in its argv');
+      break;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return types;
+}
+
+/** Processes whose command line (what `ps` shows) contains `needle`. */
+async function argvHolding(needle: Buffer): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const argv = await fs.readFile(`/proc/${pid}/cmdline`).catch(() => Buffer.alloc(0));
+    if (argv.includes(needle)) found.push(pid);
+  }
+  return found;
 }
 
 /** Asserts that `value` is nowhere it must not be: image, history, inspect, disk, log. */
