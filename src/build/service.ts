@@ -31,6 +31,8 @@ import {
 } from './context.js';
 import {
   parseDockerfile,
+  parseSecretMount,
+  SecretMountError,
   type Dockerfile,
   type Instruction,
   type RunMount,
@@ -570,7 +572,7 @@ class Builder implements BuildService {
         };
       }
     }
-    const mounts = await this.#runMounts(run, stage, ins.mounts, state.config.WorkingDir || '/');
+    const mounts = await this.#runMounts(run, stage, state, ins.mounts);
     const { argv, createdBy, env } = runStep(state, command);
     const key = this.#key(run, {
       parent: current?.id ?? '',
@@ -721,9 +723,10 @@ class Builder implements BuildService {
   async #runMounts(
     run: Run,
     stage: Stage,
+    state: StageState,
     mounts: RunMount[],
-    workdir: string,
   ): Promise<{ host: HostConfigMount[]; key: unknown[]; secrets: SecretMount[] }> {
+    const workdir = state.config.WorkingDir || '/';
     const host: HostConfigMount[] = [];
     const key: unknown[] = [];
     const secrets: SecretMount[] = [];
@@ -781,8 +784,7 @@ class Builder implements BuildService {
         }
         case 'secret': {
           // The key has the mount's shape, never the value: a new value reuses the cache.
-          const given = m.secret;
-          if (!given) throw new InvalidArgumentError('secret mount without its options');
+          const given = m.secret ?? this.#expandedSecret(state, m.secretSpec ?? '');
           const sm: SecretMount =
             given.target === undefined
               ? given
@@ -798,6 +800,18 @@ class Builder implements BuildService {
       }
     }
     return { host, key, secrets };
+  }
+
+  /** A secret mount flag with variables: checked once each value is expanded. */
+  #expandedSecret(state: StageState, spec: string): SecretMount {
+    try {
+      return parseSecretMount(spec, (v) => expand(state, v));
+    } catch (err: unknown) {
+      if (err instanceof SecretMountError) {
+        throw new InvalidArgumentError(`--mount=${spec}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Commits a container's diff, then removes the container and says so. */

@@ -279,7 +279,8 @@ describe('build secrets', () => {
       'RUN --mount=type=secret,id=c,env=C printf %s "$C" | sha256sum | cut -d" " -f1 > /c',
       'RUN echo "${TOKEN:-unset} ${B:-unset} ${C:-unset}" > /after',
       'WORKDIR /w',
-      'RUN --mount=type=secret,id=a,target=rel/f wc -c < /w/rel/f | tr -d " " > /rel',
+      'ARG SID=a',
+      'RUN --mount=type=secret,id=$SID,target=rel/${SID}.f wc -c < /w/rel/a.f | tr -d " " > /rel',
     ]);
     const tag = `${p}-env:1`;
     const building = berth(

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDockerfile, parseGoDuration, type Instruction } from './instructions.js';
+import {
+  parseDockerfile,
+  parseGoDuration,
+  parseSecretMount,
+  SecretMountError,
+  type Instruction,
+} from './instructions.js';
 import { DockerfileSyntaxError, parseDockerfileText } from './parser.js';
 import { expandWord, expandWords, splitRawWords, WordError } from './shell-word.js';
 
@@ -374,6 +380,22 @@ describe('RUN --mount=type=secret', () => {
       uid: 0,
       gid: 0,
     });
+  });
+  it('a flag with variables is checked once they are expanded', () => {
+    const run = only('RUN --mount=type=secret,id=$ID,mode=${MODE} true');
+    assert.ok(run.kind === 'RUN');
+    assert.equal(run.mounts[0]?.secret, undefined);
+    assert.equal(run.mounts[0]?.secretSpec, 'type=secret,id=$ID,mode=${MODE}');
+    const vars: Record<string, string> = { $ID: 'tok', '${MODE}': '0440' };
+    assert.deepEqual(
+      parseSecretMount('type=secret,id=$ID,mode=${MODE}', (v) => vars[v] ?? v),
+      { id: 'tok', target: '/run/secrets/tok', required: false, mode: 0o440, uid: 0, gid: 0 },
+    );
+    assert.throws(
+      () => parseSecretMount('type=secret,id=a,mode=$M', () => 'x'),
+      (err: unknown) =>
+        err instanceof SecretMountError && err.message === 'invalid value x for mode',
+    );
   });
   it("bad fields, in BuildKit's words", () => {
     const bad: [string, RegExp][] = [

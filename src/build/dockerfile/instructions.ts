@@ -23,6 +23,11 @@ export interface RunMount {
   options: Record<string, string>;
   /** For `type=secret`: the checked options, defaults applied. */
   secret?: SecretMount;
+  /**
+   * For a `type=secret` flag with `$` in it: the flag as written, checked when the step runs
+   * (after ARG and ENV expansion of each value, as BuildKit's) by {@link parseSecretMount}.
+   */
+  secretSpec?: string;
 }
 
 /**
@@ -364,8 +369,22 @@ function goUint32(v: string, base: 8 | 10): number | undefined {
   return n <= 0xffffffff ? n : undefined;
 }
 
-/** Checks a `type=secret` mount's fields (BuildKit's words for each fault). */
-function secretMount(raw: RawInstruction, spec: string): SecretMount {
+/** A fault in a `type=secret` mount flag, in BuildKit's words. */
+export class SecretMountError extends Error {
+  override name = 'SecretMountError';
+}
+
+/**
+ * Checks a `type=secret` mount flag's fields and applies the defaults. Each value goes through
+ * `expandValue` first (the build's ARG and ENV expansion). SecretMountError for a fault.
+ */
+export function parseSecretMount(
+  spec: string,
+  expandValue: (value: string) => string = (v) => v,
+): SecretMount {
+  const fail: (msg: string) => never = (msg) => {
+    throw new SecretMountError(msg);
+  };
   let id: string | undefined;
   let source: string | undefined;
   let target: string | undefined;
@@ -384,9 +403,9 @@ function secretMount(raw: RawInstruction, spec: string): SecretMount {
         required = true;
         continue;
       }
-      fail(raw, `invalid field '${field}' must be a key=value pair`);
+      fail(`invalid field '${field}' must be a key=value pair`);
     }
-    const value = field.slice(eq + 1);
+    const value = expandValue(field.slice(eq + 1));
     switch (key) {
       case 'type':
         break;
@@ -409,42 +428,42 @@ function secretMount(raw: RawInstruction, spec: string): SecretMount {
       case 'ro':
       case 'readwrite':
       case 'rw':
-        if (goBool(value) === undefined) fail(raw, `invalid value for ${key}: ${value}`);
+        if (goBool(value) === undefined) fail(`invalid value for ${key}: ${value}`);
         break;
       case 'required': {
         const b = goBool(value);
-        if (b === undefined) fail(raw, `invalid value for ${key}: ${value}`);
+        if (b === undefined) fail(`invalid value for ${key}: ${value}`);
         required = b;
         break;
       }
       case 'mode':
         mode = goUint32(value, 8);
-        if (mode === undefined) fail(raw, `invalid value ${value} for mode`);
+        if (mode === undefined) fail(`invalid value ${value} for mode`);
         break;
       case 'uid':
         uid = goUint32(value, 10);
-        if (uid === undefined) fail(raw, `invalid value ${value} for uid`);
+        if (uid === undefined) fail(`invalid value ${value} for uid`);
         break;
       case 'gid':
         gid = goUint32(value, 10);
-        if (gid === undefined) fail(raw, `invalid value ${value} for gid`);
+        if (gid === undefined) fail(`invalid value ${value} for gid`);
         break;
       case 'from':
-        fail(raw, 'secret mount should not have a from');
+        fail('secret mount should not have a from');
         break;
       case 'sharing':
-        fail(raw, 'secret mount should not define sharing');
+        fail('secret mount should not define sharing');
         break;
       default:
-        fail(raw, `unexpected key '${key}' in '${field}'`);
+        fail(`unexpected key '${key}' in '${field}'`);
     }
   }
   if (source === undefined && target === undefined && id === undefined)
-    fail(raw, 'invalid secret mount. one of source, target required');
-  if (source !== undefined && id !== undefined) fail(raw, "both source and id can't be set");
+    fail('invalid secret mount. one of source, target required');
+  if (source !== undefined && id !== undefined) fail("both source and id can't be set");
   const name = source ?? id ?? '';
   const theId = name !== '' ? name : posix.basename(target ?? '');
-  if (theId === '') fail(raw, 'one of source, target required');
+  if (theId === '') fail('one of source, target required');
   const out: SecretMount = {
     id: theId,
     required,
@@ -457,7 +476,7 @@ function secretMount(raw: RawInstruction, spec: string): SecretMount {
   else if (env === undefined) out.target = `/run/secrets/${posix.basename(theId)}`;
   if (env !== undefined) {
     if (env === '' || env.includes('='))
-      fail(raw, `invalid environment variable name for secret ${theId}: "${env}"`);
+      fail(`invalid environment variable name for secret ${theId}: "${env}"`);
     out.env = env;
   }
   return out;
@@ -477,7 +496,16 @@ function runMount(raw: RawInstruction, spec: string): RunMount {
   if (options.dst !== undefined) options.target = options.dst;
   if (options.destination !== undefined) options.target = options.destination;
   if (type !== 'secret' && type !== 'ssh' && !options.target) fail(raw, 'mount target is required');
-  if (type === 'secret') return { type, options, secret: secretMount(raw, spec) };
+  if (type === 'secret') {
+    // With a variable in it the flag is checked when the step runs, once values are expanded.
+    if (spec.includes('$')) return { type, options, secretSpec: spec };
+    try {
+      return { type, options, secret: parseSecretMount(spec) };
+    } catch (err: unknown) {
+      if (err instanceof SecretMountError) fail(raw, err.message);
+      throw err;
+    }
+  }
   return { type: type as RunMount['type'], options };
 }
 
