@@ -74,6 +74,8 @@ function fakeContainers(over: Partial<ContainerService>): ContainerService {
 const fakeBuild: BuildService = {
   build: unimplemented('build'),
   prune: unimplemented('prune'),
+  stageSecrets: unimplemented('stageSecrets'),
+  takeSecrets: unimplemented('takeSecrets'),
 };
 
 function fakeImages(over: Partial<ImageService>): ImageService {

@@ -5,6 +5,7 @@ import type { Router } from './router.js';
 import type { Exchange } from './exchange.js';
 import type { Services } from './server.js';
 import { qBool, qString } from './params.js';
+import { maxSecretSize, maxSecretsPerBuild, wipeSecrets } from '../build/secrets.js';
 import { jsonLine } from './streams.js';
 import { sendError } from './server.js';
 
@@ -87,11 +88,88 @@ async function contextOf(ex: Exchange): Promise<Readable> {
   return Readable.from(Buffer.from(await res.arrayBuffer()));
 }
 
+/** The largest `POST /berth/build/secrets` body: every secret at its limit, in base64. */
+const maxSecretsBody = Math.ceil((maxSecretsPerBuild * maxSecretSize * 4) / 3) + 1024 * 1024;
+
+/**
+ * The body of `POST /berth/build/secrets`: `{"Secrets":[{"ID":"x","Data":"<base64>"}]}`.
+ * The raw bytes are wiped once parsed; an ID given twice keeps the last, as BuildKit's store.
+ */
+async function secretsBody(ex: Exchange): Promise<Map<string, Buffer>> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ex.bodyStream()) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > maxSecretsBody) {
+      for (const p of [...parts, b]) p.fill(0);
+      throw new InvalidArgumentError('build secrets: request body too large');
+    }
+    parts.push(b);
+  }
+  const raw = Buffer.concat(parts);
+  for (const p of parts) p.fill(0);
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch {
+    // The parser's message may quote the body: neither it nor the error goes on.
+    throw new InvalidArgumentError('build secrets: the body is not valid JSON');
+  } finally {
+    raw.fill(0);
+  }
+  const list = (v as { Secrets?: unknown } | null)?.Secrets;
+  if (!Array.isArray(list)) {
+    throw new InvalidArgumentError('build secrets: expected {"Secrets":[{"ID","Data"}...]}');
+  }
+  const out = new Map<string, Buffer>();
+  for (const item of list as unknown[]) {
+    const { ID, Data } = (item ?? {}) as { ID?: unknown; Data?: unknown };
+    if (typeof ID !== 'string' || typeof Data !== 'string') {
+      wipeSecrets(out);
+      throw new InvalidArgumentError('build secrets: each secret needs a string ID and Data');
+    }
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(Data)) {
+      wipeSecrets(out);
+      throw new InvalidArgumentError(`build secrets: secret ${ID}: Data is not base64`);
+    }
+    out.set(ID, Buffer.from(Data, 'base64'));
+  }
+  return out;
+}
+
 export function buildRoutes(router: Router, services: Services): void {
   const { build } = services;
 
+  // berth's own: secrets for `RUN --mount=type=secret`, staged in berthd's memory for the one
+  // `POST /build?berthsecrets=<ID>` that claims them. The classic /build has no way to carry
+  // them (BuildKit's /session stream does it for dockerd); the values stay out of every URL,
+  // log line and record. 201 {"ID"}: a one-use handle that expires unclaimed after a minute.
+  router.add('POST', '/berth/build/secrets', async (ex) => {
+    const secrets = await secretsBody(ex);
+    let id: string;
+    try {
+      // The store owns the bytes from here; they are wiped when claimed and used, or expired.
+      id = build.stageSecrets(secrets);
+    } catch (err: unknown) {
+      wipeSecrets(secrets);
+      throw err;
+    }
+    ex.json(201, { ID: id });
+  });
+
   router.add('POST', '/build', async (ex) => {
     const req = buildRequestOf(ex);
+    const handle = qString(ex, 'berthsecrets');
+    if (handle !== undefined && handle !== '') req.secrets = build.takeSecrets(handle);
+    try {
+      await runBuild(ex, req);
+    } finally {
+      if (req.secrets) wipeSecrets(req.secrets);
+    }
+  });
+
+  const runBuild = async (ex: Exchange, req: BuildRequest): Promise<void> => {
     const context = await contextOf(ex);
     // Like dockerd: an error before any output is an HTTP error, after it an errorDetail line.
     let started = false;
@@ -115,7 +193,7 @@ export function buildRoutes(router: Router, services: Services): void {
       ex.write(jsonLine({ errorDetail: detail, error: message }));
     }
     ex.end();
-  });
+  };
 
   router.add('POST', '/build/prune', async (ex) => {
     const result = await build.prune({ all: qBool(ex, 'all') });

@@ -48,8 +48,11 @@ export interface BuildRequest {
   remove: boolean;
   /** `os/arch` for scratch images. */
   platform?: string;
-  /** Secrets by id for `RUN --mount=type=secret`: their bytes. */
-  secrets?: Record<string, Buffer>;
+  /**
+   * Secrets by id for `RUN --mount=type=secret`: their bytes. Held in memory only; never
+   * written to disk, a record, an image, its history or a cache key.
+   */
+  secrets?: ReadonlyMap<string, Buffer>;
   signal?: AbortSignal;
 }
 
@@ -84,6 +87,17 @@ export interface BuildService {
    * and no container stands on (all untagged step images with `all`).
    */
   prune(options: { all: boolean }): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }>;
+  /**
+   * `POST /berth/build/secrets`: holds secrets in memory for one coming build and returns the
+   * one-use handle that build names them by; the buffers are the store's from then on.
+   * InvalidArgumentError for a bad id or size, UnavailableError when too many are waiting.
+   */
+  stageSecrets(secrets: ReadonlyMap<string, Buffer>): string;
+  /**
+   * Claims staged secrets (the handle is spent). NotFoundError when unknown, used or expired.
+   * The caller wipes them once the build ends.
+   */
+  takeSecrets(handle: string): Map<string, Buffer>;
 }
 
 /** A RUN step whose command exited non-zero (dockerd's code is its exit status). */

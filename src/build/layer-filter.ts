@@ -18,18 +18,33 @@ function clean(name: string): string {
 /**
  * Copies a layer tar, leaving out the engine's own mount points and the directories made as
  * targets of RUN mounts (`targets`, absolute), which are no part of the step's changes.
+ * `stubs` are file mount targets (secrets): the target goes whatever it is, and so do the
+ * directories above it unless something else in the layer lies below them (the mount made
+ * them, or only touched them), as BuildKit removes its mount stubs.
  */
 export function withoutMountPoints(
   layer: Readable,
   targets: readonly string[] = [],
   epoch?: Date,
+  stubs: readonly string[] = [],
 ): Readable {
-  const dropped = new Set(targets.map((t) => clean(t.replace(/^\/+/, ''))));
+  const rel = (t: string): string => clean(t.replace(/^\/+/, ''));
+  const dropped = new Set(targets.map(rel));
+  const stubNames = new Set(stubs.map(rel));
+  // Directories written only when a kept entry follows below them: /etc (the engine's files
+  // touch it) and the parents of stubs.
+  const held = new Set<string>(['etc']);
+  for (const s of stubNames) {
+    const parts = s.split('/');
+    for (let i = 1; i < parts.length; i++) held.add(parts.slice(0, i).join('/'));
+  }
   const ex = tar.extract();
   const pack = tar.pack();
   const out = new PassThrough();
   pack.pipe(out);
-  let pendingEtc: tar.Header | undefined;
+  /** Held directory headers, outermost first; each an ancestor of the next. */
+  const pending: { name: string; header: tar.Header }[] = [];
+  const within = (name: string, dir: string): boolean => name.startsWith(`${dir}/`);
   const put = (header: tar.Header, body?: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
       pack.entry(header, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
@@ -44,19 +59,20 @@ export function withoutMountPoints(
         // SOURCE_DATE_EPOCH: no time in the layer later than it.
         if (epoch && h.mtime && h.mtime > epoch) h.mtime = epoch;
         const name = clean(h.name);
-        if (name === 'etc' && h.type === 'directory') {
-          pendingEtc = h;
+        // The tar is depth first: a held directory that does not contain this entry never will.
+        while (pending.length > 0 && !within(name, pending[pending.length - 1]?.name ?? '')) {
+          pending.pop();
+        }
+        if (held.has(name) && h.type === 'directory') {
+          pending.push({ name, header: h });
           continue;
         }
+        if (stubNames.has(name)) continue;
         if (mountPoints.has(name)) continue;
         if (mountDirs.has(name) && h.type === 'directory') continue;
         if (dropped.has(name) && h.type === 'directory') continue;
-        if (pendingEtc && name.startsWith('etc/')) {
-          await put(pendingEtc);
-          pendingEtc = undefined;
-        } else if (pendingEtc && !name.startsWith('etc/')) {
-          pendingEtc = undefined;
-        }
+        for (const p of pending) await put(p.header);
+        pending.length = 0;
         await put(
           h,
           h.type === 'file' || h.type === 'contiguous-file' ? Buffer.concat(chunks) : undefined,

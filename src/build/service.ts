@@ -5,6 +5,7 @@ import posix from 'node:path/posix';
 import { Readable } from 'node:stream';
 import type { ContainerService } from '../containers/containers.js';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.js';
+import { toHostIds, type IdMap } from '../idmap/idmap.js';
 import type { ImageRecord, ImageService } from '../images/images.js';
 import type { HostConfigMount } from '../spec/engine.js';
 import type { HistoryEntry, ImageRuntimeConfig } from '../spec/oci-image.js';
@@ -37,15 +38,25 @@ import {
 } from './context.js';
 import {
   parseDockerfile,
+  parseSecretMount,
+  SecretMountError,
   type Dockerfile,
   type Instruction,
   type RunMount,
+  type SecretMount,
   type Stage,
 } from './dockerfile/instructions.js';
 import { DockerfileSyntaxError } from './dockerfile/parser.js';
 import { expandWord } from './dockerfile/shell-word.js';
 import { withoutMountPoints } from './layer-filter.js';
 import { newStageOutput } from './stage-output.js';
+import {
+  mountRunSecrets,
+  newStagedSecrets,
+  releaseLeftSecrets,
+  secretDir,
+  type RunSecrets,
+} from './secrets.js';
 import {
   applyMeta,
   cacheKey,
@@ -66,6 +77,8 @@ export interface NewBuildServiceOptions {
   tmpRoot: string;
   /** Where `RUN --mount=type=cache` directories live between builds. */
   cacheRoot: string;
+  /** The daemon's --userns-remap mapping: RUN containers' ids as the host has them. */
+  idMap?: IdMap;
 }
 
 type CopyIns = Instruction & { kind: 'COPY' | 'ADD' };
@@ -111,6 +124,8 @@ class Builder implements BuildService {
   readonly #containers: ContainerService;
   readonly #tmp: string;
   readonly #cacheRoot: string;
+  readonly #hostIds: ((uid: number, gid: number) => { uid: number; gid: number }) | undefined;
+  readonly #staged = newStagedSecrets();
   #running = 0;
   #names: Promise<HostNames> | undefined;
 
@@ -119,13 +134,16 @@ class Builder implements BuildService {
     this.#containers = o.containers;
     this.#tmp = o.tmpRoot;
     this.#cacheRoot = o.cacheRoot;
+    this.#hostIds = o.idMap ? toHostIds(o.idMap) : undefined;
   }
 
   async open(): Promise<void> {
     await fs.mkdir(this.#tmp, { recursive: true });
     for (const e of await fs.readdir(this.#tmp)) {
-      if (e.startsWith(tmpPrefix))
-        await fs.rm(path.join(this.#tmp, e), { recursive: true, force: true });
+      if (!e.startsWith(tmpPrefix)) continue;
+      // A crash mid-RUN leaves that RUN's secret tmpfs mounted: gone first, then the rest.
+      await releaseLeftSecrets(path.join(this.#tmp, e));
+      await fs.rm(path.join(this.#tmp, e), { recursive: true, force: true });
     }
   }
 
@@ -198,6 +216,7 @@ class Builder implements BuildService {
     } finally {
       this.#running--;
       for (const id of run.containers) await this.#removeContainer(id);
+      await releaseLeftSecrets(work);
       await fs.rm(work, { recursive: true, force: true });
     }
   }
@@ -666,20 +685,25 @@ class Builder implements BuildService {
     config: Record<string, unknown>,
     network?: string,
     mounts: HostConfigMount[] = [],
+    transientEnv: readonly string[] = [],
   ): Promise<string> {
     const mode = network && network !== 'default' ? network : run.req.networkMode || 'default';
-    const { Id } = await this.#containers.create({
-      Image: image.id,
-      Entrypoint: [''],
-      Cmd: ['/bin/true'],
-      ...config,
-      Labels: {},
-      HostConfig: {
-        NetworkMode: mode,
-        ...(mounts.length > 0 ? { Mounts: mounts } : {}),
-        ...(run.req.extraHosts.length > 0 ? { ExtraHosts: run.req.extraHosts } : {}),
+    const { Id } = await this.#containers.create(
+      {
+        Image: image.id,
+        Entrypoint: [''],
+        Cmd: ['/bin/true'],
+        ...config,
+        Labels: {},
+        HostConfig: {
+          NetworkMode: mode,
+          ...(mounts.length > 0 ? { Mounts: mounts } : {}),
+          ...(run.req.extraHosts.length > 0 ? { ExtraHosts: run.req.extraHosts } : {}),
+        },
       },
-    });
+      undefined,
+      transientEnv.length > 0 ? { transientEnv } : {},
+    );
     run.containers.add(Id);
     // Its files are read and written before it starts: only once its rootfs is the task's.
     try {
@@ -725,7 +749,7 @@ class Builder implements BuildService {
         };
       }
     }
-    const mounts = await this.#runMounts(run, stage, ins.mounts);
+    const mounts = await this.#runMounts(run, stage, state, ins.mounts);
     const { argv, createdBy, env } = runStep(state, command);
     const key = this.#key(run, {
       parent: current?.id ?? '',
@@ -743,6 +767,35 @@ class Builder implements BuildService {
     }
     if (!current)
       throw new InvalidArgumentError('RUN needs a base image with a shell: FROM scratch has none');
+    // Secrets are looked for only now, as BuildKit's: a cached step needs none.
+    const secrets = await mountRunSecrets(
+      secretDir(run.work),
+      mounts.secrets,
+      run.req.secrets ?? new Map(),
+      this.#hostIds,
+    );
+    try {
+      return await this.#runContainer(run, state, current, ins, argv, createdBy, env, key, {
+        host: [...mounts.host, ...secrets.mounts],
+        secrets,
+      });
+    } finally {
+      await secrets.release();
+    }
+  }
+
+  /** The container half of a RUN step (no cache hit): run it, commit its changes. */
+  async #runContainer(
+    run: Run,
+    state: StageState,
+    current: ImageRecord,
+    ins: Instruction & { kind: 'RUN' },
+    argv: string[],
+    createdBy: string,
+    env: string[],
+    key: string,
+    mounts: { host: HostConfigMount[]; secrets: RunSecrets },
+  ): Promise<ImageRecord> {
     const config: Record<string, unknown> = {
       Cmd: argv,
       Env: env,
@@ -751,7 +804,32 @@ class Builder implements BuildService {
       AttachStdout: true,
       AttachStderr: true,
     };
-    const cid = await this.#newContainer(run, current, config, ins.network, mounts.host);
+    const cid = await this.#newContainer(
+      run,
+      current,
+      config,
+      ins.network,
+      mounts.host,
+      mounts.secrets.env,
+    );
+    try {
+      return await this.#runIn(run, state, current, cid, argv, createdBy, key, mounts);
+    } finally {
+      // Gone before the secrets' tmpfs is: nothing keeps a bind of it.
+      if (run.containers.has(cid)) await this.#finishContainer(run, cid, false);
+    }
+  }
+
+  async #runIn(
+    run: Run,
+    state: StageState,
+    current: ImageRecord,
+    cid: string,
+    argv: string[],
+    createdBy: string,
+    key: string,
+    mounts: { host: HostConfigMount[]; secrets: RunSecrets },
+  ): Promise<ImageRecord> {
     // As dockerd does: a RUN container gets its image's volume mount points made, so they
     // show in the layer.
     const missing: CopyEntry[] = [];
@@ -812,10 +890,12 @@ class Builder implements BuildService {
         code,
       );
     }
+    const fileTargets = new Set(mounts.secrets.targets);
     const diff = withoutMountPoints(
       await this.#containers.diff(cid),
-      mounts.host.map((m) => m.Target ?? ''),
+      mounts.host.map((m) => m.Target ?? '').filter((t) => !fileTargets.has(t)),
       run.epoch,
+      mounts.secrets.targets,
     );
     const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
     return image;
@@ -828,10 +908,13 @@ class Builder implements BuildService {
   async #runMounts(
     run: Run,
     stage: Stage,
+    state: StageState,
     mounts: RunMount[],
-  ): Promise<{ host: HostConfigMount[]; key: unknown[] }> {
+  ): Promise<{ host: HostConfigMount[]; key: unknown[]; secrets: SecretMount[] }> {
+    const workdir = state.config.WorkingDir || '/';
     const host: HostConfigMount[] = [];
     const key: unknown[] = [];
+    const secrets: SecretMount[] = [];
     for (const m of mounts) {
       const o = m.options;
       const target = posix.resolve('/', o.target ?? '');
@@ -884,13 +967,36 @@ class Builder implements BuildService {
           key.push({ type: 'bind', target, hash, rw });
           break;
         }
+        case 'secret': {
+          // The key has the mount's shape, never the value: a new value reuses the cache.
+          const given = m.secret ?? this.#expandedSecret(state, m.secretSpec ?? '');
+          const sm: SecretMount =
+            given.target === undefined
+              ? given
+              : { ...given, target: posix.resolve(workdir, given.target) };
+          secrets.push(sm);
+          key.push({ type: 'secret', ...sm });
+          break;
+        }
         default:
           throw new InvalidArgumentError(
             `RUN --mount=type=${m.type} is not supported by berth's builder yet`,
           );
       }
     }
-    return { host, key };
+    return { host, key, secrets };
+  }
+
+  /** A secret mount flag with variables: checked once each value is expanded. */
+  #expandedSecret(state: StageState, spec: string): SecretMount {
+    try {
+      return parseSecretMount(spec, (v) => expand(state, v));
+    } catch (err: unknown) {
+      if (err instanceof SecretMountError) {
+        throw new InvalidArgumentError(`--mount=${spec}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Commits a container's diff, then removes the container and says so. */
@@ -1351,6 +1457,14 @@ class Builder implements BuildService {
   async #exists2(container: string | undefined, p: string): Promise<boolean> {
     if (!container) return false;
     return this.#exists(container, p);
+  }
+
+  stageSecrets(secrets: ReadonlyMap<string, Buffer>): string {
+    return this.#staged.stage(secrets);
+  }
+
+  takeSecrets(handle: string): Map<string, Buffer> {
+    return this.#staged.take(handle);
   }
 
   async prune(_options: {

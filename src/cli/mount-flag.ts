@@ -8,7 +8,8 @@ import { ramInBytes } from './human.js';
  * readonly/ro aliases; the `bind-*`, `volume-*` and `tmpfs-*` options only with their type.
  */
 
-function csvFields(s: string): string[] {
+/** Comma-separated fields with CSV quoting, as Go's encoding/csv reads one record. */
+export function csvFields(s: string): string[] {
   const out: string[] = [];
   let cur = '';
   let quoted = false;

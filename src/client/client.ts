@@ -141,6 +141,12 @@ export interface EngineClient {
     filters?: Record<string, string[]>;
     signal?: AbortSignal;
   }): AsyncGenerator<EngineEvent>;
+  /**
+   * berth's `POST /berth/build/secrets`: hands build secrets to berthd's memory and returns the
+   * one-use handle that `POST /build?berthsecrets=<handle>` claims them by. The values travel
+   * in the request body only. A 404 means the engine is not berthd (dockerd has no such path).
+   */
+  stageBuildSecrets(secrets: ReadonlyMap<string, Buffer>): Promise<string>;
 }
 
 interface Endpoint {
@@ -396,6 +402,26 @@ class HttpEngineClient implements EngineClient {
     name?: string,
   ): Promise<{ Id: string; Warnings: string[] | null }> {
     return this.json('POST', '/containers/create', { query: { name }, body: config });
+  }
+
+  async stageBuildSecrets(secrets: ReadonlyMap<string, Buffer>): Promise<string> {
+    const body = Buffer.from(
+      JSON.stringify({
+        Secrets: [...secrets].map(([ID, data]) => ({ ID, Data: data.toString('base64') })),
+      }),
+    );
+    try {
+      const res = await this.json<{ ID?: unknown }>('POST', '/berth/build/secrets', {
+        body,
+        rawBody: true,
+        headers: { 'Content-Type': 'application/json' },
+      });
+      if (typeof res?.ID !== 'string')
+        throw new ClientError('build secrets: no ID in the answer', 0);
+      return res.ID;
+    } finally {
+      body.fill(0);
+    }
   }
 
   async containerStart(id: string): Promise<void> {

@@ -127,8 +127,21 @@ export interface PathStat {
   linkTarget: string;
 }
 
+/** What `create` takes besides the Engine API's request. */
+export interface CreateOptions {
+  /**
+   * `NAME=value` pairs added to the process environment of the container's tasks, kept in
+   * memory only: never in the record, inspect or a commit (the builder's secret env).
+   */
+  transientEnv?: readonly string[];
+}
+
 export interface ContainerService {
-  create(request: CreateContainerRequest, name?: string): Promise<CreateResult>;
+  create(
+    request: CreateContainerRequest,
+    name?: string,
+    options?: CreateOptions,
+  ): Promise<CreateResult>;
   start(ref: string): Promise<void>;
   stop(ref: string, options: { signal?: string; timeout?: number }): Promise<void>;
   restart(ref: string, options: { signal?: string; timeout?: number }): Promise<void>;

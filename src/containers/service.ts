@@ -34,6 +34,7 @@ import type {
   Attachment,
   ContainerRecord,
   ContainerService,
+  CreateOptions,
   CreateResult,
   ExecAttachment,
   ExecCreateRequest,
@@ -100,6 +101,8 @@ interface Live {
   restartTimer?: NodeJS.Timeout;
   /** Delay of the next restart, doubling from 100 ms as dockerd's back-off does. */
   restartDelay: number;
+  /** `create`'s `transientEnv`: in memory only, added to the process of each task made. */
+  transientEnv?: readonly string[];
 }
 
 interface ExecRecord {
@@ -277,7 +280,11 @@ class Service implements ContainerService {
 
   // ---- create -------------------------------------------------------------------------------
 
-  async create(request: CreateContainerRequest, name?: string): Promise<CreateResult> {
+  async create(
+    request: CreateContainerRequest,
+    name?: string,
+    options: CreateOptions = {},
+  ): Promise<CreateResult> {
     const hostConfig: HostConfig = request.HostConfig ?? {};
     validateHostConfig(hostConfig);
     validateHealthcheck(request.Healthcheck);
@@ -315,6 +322,8 @@ class Service implements ContainerService {
         ...(request.NetworkingConfig ? { NetworkingConfig: request.NetworkingConfig } : {}),
       });
       const live: Live = { record, waiters: new Set(), restartDelay: 100 };
+      if (options.transientEnv && options.transientEnv.length > 0)
+        live.transientEnv = [...options.transientEnv];
       this.#byId.set(id, live);
       this.#publish(record, 'create');
       // Make the task now, so that start finds it ready: attach and start usually follow.
@@ -441,11 +450,15 @@ class Service implements ContainerService {
       stdin: r.config.OpenStdin === true,
       tty: r.config.Tty === true,
       leaveStdinOpen: r.config.Tty === true || r.config.StdinOnce !== true,
-      spec: (rootfs) =>
-        this.#o.fs.spec(r, rootfs, {
+      ...(live.transientEnv ? { volatile: true } : {}),
+      spec: async (rootfs) => {
+        const spec = await this.#o.fs.spec(r, rootfs, {
           ...(netns ? { netnsPath: netns } : {}),
           namespacePath: (target, kind) => this.#joinable(target, kind),
-        }),
+        });
+        if (live.transientEnv) spec.process.env = [...spec.process.env, ...live.transientEnv];
+        return spec;
+      },
     });
     if (ownUserns && this.#o.network) {
       const pid = (await this.#o.runtime.state(r.id))?.pid ?? 0;

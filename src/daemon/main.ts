@@ -144,6 +144,7 @@ export async function startDaemon(given: DaemonOptions): Promise<Daemon> {
     containers,
     tmpRoot: path.join(options.dataRoot, 'tmp'),
     cacheRoot: path.join(options.dataRoot, 'build-cache'),
+    ...(remap ? { idMap: remap } : {}),
   });
   const system = newSystemService({
     daemon: options,

@@ -46,6 +46,11 @@ export interface CreateTaskOptions {
    * --leave-stdin-open); otherwise the first attach's end of input closes it (StdinOnce).
    */
   leaveStdinOpen?: boolean;
+  /**
+   * The spec holds what must never reach a disk (the builder's secret env): the bundle, and
+   * so config.json, is then a tmpfs of its own, unmounted when the task is deleted.
+   */
+  volatile?: boolean;
 }
 
 /** Output of an attached process: which stream, and the bytes. */

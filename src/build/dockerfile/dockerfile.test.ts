@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDockerfile, parseGoDuration, type Instruction } from './instructions.js';
+import {
+  parseDockerfile,
+  parseGoDuration,
+  parseSecretMount,
+  SecretMountError,
+  type Instruction,
+} from './instructions.js';
 import { DockerfileSyntaxError, parseDockerfileText } from './parser.js';
 import { expandWord, expandWords, splitRawWords, WordError } from './shell-word.js';
 
@@ -307,5 +313,104 @@ describe('parser: errors name the line', () => {
       () => parseDockerfile('FROM x\n   BAD y'),
       /line 2: unknown instruction: BAD \(column 4\)/,
     );
+  });
+});
+
+describe('RUN --mount=type=secret', () => {
+  const secret = (flag: string): unknown => {
+    const run = only(`RUN --mount=${flag} true`);
+    assert.ok(run.kind === 'RUN');
+    return run.mounts[0]?.secret;
+  };
+  it('defaults: the target under /run/secrets, mode 0400, root, optional', () => {
+    assert.deepEqual(secret('type=secret,id=tok'), {
+      id: 'tok',
+      target: '/run/secrets/tok',
+      required: false,
+      mode: 0o400,
+      uid: 0,
+      gid: 0,
+    });
+  });
+  it('source is the id; an id from the target base name; aliases of target', () => {
+    assert.deepEqual(secret('type=secret,source=a,dst=/x/y'), {
+      id: 'a',
+      target: '/x/y',
+      required: false,
+      mode: 0o400,
+      uid: 0,
+      gid: 0,
+    });
+    assert.equal((secret('type=secret,destination=/etc/key.pem') as { id: string }).id, 'key.pem');
+    assert.equal((secret('type=secret,target=rel/f') as { target: string }).target, 'rel/f');
+  });
+  it('required, mode, uid, gid', () => {
+    assert.deepEqual(secret('type=secret,id=t,required,mode=0444,uid=1000,gid=50'), {
+      id: 't',
+      target: '/run/secrets/t',
+      required: true,
+      mode: 0o444,
+      uid: 1000,
+      gid: 50,
+    });
+    assert.equal(
+      (secret('type=secret,id=t,required=false') as { required: boolean }).required,
+      false,
+    );
+    assert.equal(
+      (secret('type=secret,id=t,required=True') as { required: boolean }).required,
+      true,
+    );
+  });
+  it('env= alone gives no file; with a target, both', () => {
+    assert.deepEqual(secret('type=secret,id=t,env=TOKEN'), {
+      id: 't',
+      env: 'TOKEN',
+      required: false,
+      mode: 0o400,
+      uid: 0,
+      gid: 0,
+    });
+    assert.deepEqual(secret('type=secret,id=t,env=TOKEN,target=/t'), {
+      id: 't',
+      target: '/t',
+      env: 'TOKEN',
+      required: false,
+      mode: 0o400,
+      uid: 0,
+      gid: 0,
+    });
+  });
+  it('a flag with variables is checked once they are expanded', () => {
+    const run = only('RUN --mount=type=secret,id=$ID,mode=${MODE} true');
+    assert.ok(run.kind === 'RUN');
+    assert.equal(run.mounts[0]?.secret, undefined);
+    assert.equal(run.mounts[0]?.secretSpec, 'type=secret,id=$ID,mode=${MODE}');
+    const vars: Record<string, string> = { $ID: 'tok', '${MODE}': '0440' };
+    assert.deepEqual(
+      parseSecretMount('type=secret,id=$ID,mode=${MODE}', (v) => vars[v] ?? v),
+      { id: 'tok', target: '/run/secrets/tok', required: false, mode: 0o440, uid: 0, gid: 0 },
+    );
+    assert.throws(
+      () => parseSecretMount('type=secret,id=a,mode=$M', () => 'x'),
+      (err: unknown) =>
+        err instanceof SecretMountError && err.message === 'invalid value x for mode',
+    );
+  });
+  it("bad fields, in BuildKit's words", () => {
+    const bad: [string, RegExp][] = [
+      ['type=secret', /invalid secret mount. one of source, target required/],
+      ['type=secret,id=a,source=b', /both source and id can't be set/],
+      ['type=secret,id=a,mode=0999', /invalid value 0999 for mode/],
+      ['type=secret,id=a,uid=-1', /invalid value -1 for uid/],
+      ['type=secret,id=a,gid=x', /invalid value x for gid/],
+      ['type=secret,id=a,required=maybe', /invalid value for required: maybe/],
+      ['type=secret,id=a,from=stage', /secret mount should not have a from/],
+      ['type=secret,id=a,sharing=locked', /secret mount should not define sharing/],
+      ['type=secret,id=a,colour=red', /unexpected key 'colour' in 'colour=red'/],
+      ['type=secret,id=a,bogus', /invalid field 'bogus' must be a key=value pair/],
+      ['type=secret,id=a,env=', /invalid environment variable name/],
+    ];
+    for (const [flag, re] of bad) syntaxError(`FROM x\nRUN --mount=${flag} true`, 2, re);
   });
 });

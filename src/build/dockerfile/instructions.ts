@@ -5,6 +5,7 @@ import {
   type Heredoc,
   type RawInstruction,
 } from './parser.js';
+import posix from 'node:path/posix';
 import { splitRawWords } from './shell-word.js';
 
 /**
@@ -20,6 +21,35 @@ export interface RunMount {
   type: 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
   /** Every key=value of the flag, raw. */
   options: Record<string, string>;
+  /** For `type=secret`: the checked options, defaults applied. */
+  secret?: SecretMount;
+  /**
+   * For a `type=secret` flag with `$` in it: the flag as written, checked when the step runs
+   * (after ARG and ENV expansion of each value, as BuildKit's) by {@link parseSecretMount}.
+   */
+  secretSpec?: string;
+}
+
+/**
+ * `RUN --mount=type=secret,...` as BuildKit's Dockerfile frontend reads it: the id (`id=` or
+ * `source=`, else the target's base name), a file at `target` (by default
+ * `/run/secrets/<id>`, and none when only `env=` is given), an environment variable `env`.
+ */
+export interface SecretMount {
+  id: string;
+  /**
+   * Path of the file in the RUN container (a relative one is under the step's WORKDIR, as in
+   * BuildKit); undefined: no file (env only).
+   */
+  target?: string;
+  /** Name of the environment variable that holds the value during the RUN. */
+  env?: string;
+  /** A missing secret fails the step; otherwise the mount is left out. */
+  required: boolean;
+  /** The file's permission bits (0400 by default) and owner (root by default). */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 export interface Healthcheck {
@@ -324,6 +354,134 @@ function nameValues(raw: RawInstruction, escape: string): { key: string; value: 
   });
 }
 
+/** Go's strconv.ParseBool. */
+function goBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
+
+/** strconv.ParseUint(v, base, 32): digits of the base only, at most 2^32-1. */
+function goUint32(v: string, base: 8 | 10): number | undefined {
+  const re = base === 8 ? /^[0-7]+$/ : /^[0-9]+$/;
+  if (!re.test(v)) return undefined;
+  const n = parseInt(v, base);
+  return n <= 0xffffffff ? n : undefined;
+}
+
+/** A fault in a `type=secret` mount flag, in BuildKit's words. */
+export class SecretMountError extends Error {
+  override name = 'SecretMountError';
+}
+
+/**
+ * Checks a `type=secret` mount flag's fields and applies the defaults. Each value goes through
+ * `expandValue` first (the build's ARG and ENV expansion). SecretMountError for a fault.
+ */
+export function parseSecretMount(
+  spec: string,
+  expandValue: (value: string) => string = (v) => v,
+): SecretMount {
+  const fail: (msg: string) => never = (msg) => {
+    throw new SecretMountError(msg);
+  };
+  let id: string | undefined;
+  let source: string | undefined;
+  let target: string | undefined;
+  let env: string | undefined;
+  let required = false;
+  let mode: number | undefined;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  for (const field of spec.split(',')) {
+    if (field === '') continue;
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
+    if (eq < 0) {
+      if (['readonly', 'ro', 'readwrite', 'rw'].includes(key)) continue;
+      if (key === 'required') {
+        required = true;
+        continue;
+      }
+      fail(`invalid field '${field}' must be a key=value pair`);
+    }
+    const value = expandValue(field.slice(eq + 1));
+    switch (key) {
+      case 'type':
+        break;
+      case 'id':
+        id = value;
+        break;
+      case 'source':
+      case 'src':
+        source = value;
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        target = value;
+        break;
+      case 'env':
+        env = value;
+        break;
+      case 'readonly':
+      case 'ro':
+      case 'readwrite':
+      case 'rw':
+        if (goBool(value) === undefined) fail(`invalid value for ${key}: ${value}`);
+        break;
+      case 'required': {
+        const b = goBool(value);
+        if (b === undefined) fail(`invalid value for ${key}: ${value}`);
+        required = b;
+        break;
+      }
+      case 'mode':
+        mode = goUint32(value, 8);
+        if (mode === undefined) fail(`invalid value ${value} for mode`);
+        break;
+      case 'uid':
+        uid = goUint32(value, 10);
+        if (uid === undefined) fail(`invalid value ${value} for uid`);
+        break;
+      case 'gid':
+        gid = goUint32(value, 10);
+        if (gid === undefined) fail(`invalid value ${value} for gid`);
+        break;
+      case 'from':
+        fail('secret mount should not have a from');
+        break;
+      case 'sharing':
+        fail('secret mount should not define sharing');
+        break;
+      default:
+        fail(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (source === undefined && target === undefined && id === undefined)
+    fail('invalid secret mount. one of source, target required');
+  if (source !== undefined && id !== undefined) fail("both source and id can't be set");
+  const name = source ?? id ?? '';
+  const theId = name !== '' ? name : posix.basename(target ?? '');
+  if (theId === '') fail('one of source, target required');
+  const out: SecretMount = {
+    id: theId,
+    required,
+    mode: mode ?? 0o400,
+    uid: uid ?? 0,
+    gid: gid ?? 0,
+  };
+  // With env= alone the value goes only to the variable; a target asks for the file too.
+  if (target !== undefined && target !== '') out.target = target;
+  else if (env === undefined) out.target = `/run/secrets/${posix.basename(theId)}`;
+  if (env !== undefined) {
+    if (env === '' || env.includes('='))
+      fail(`invalid environment variable name for secret ${theId}: "${env}"`);
+    out.env = env;
+  }
+  return out;
+}
+
 function runMount(raw: RawInstruction, spec: string): RunMount {
   const options: Record<string, string> = {};
   for (const part of spec.split(',')) {
@@ -338,6 +496,16 @@ function runMount(raw: RawInstruction, spec: string): RunMount {
   if (options.dst !== undefined) options.target = options.dst;
   if (options.destination !== undefined) options.target = options.destination;
   if (type !== 'secret' && type !== 'ssh' && !options.target) fail(raw, 'mount target is required');
+  if (type === 'secret') {
+    // With a variable in it the flag is checked when the step runs, once values are expanded.
+    if (spec.includes('$')) return { type, options, secretSpec: spec };
+    try {
+      return { type, options, secret: parseSecretMount(spec) };
+    } catch (err: unknown) {
+      if (err instanceof SecretMountError) fail(raw, err.message);
+      throw err;
+    }
+  }
   return { type: type as RunMount['type'], options };
 }
 

@@ -7,6 +7,8 @@ import { contextTar, dockerfileTar } from '../build-context.js';
 import type { Command } from '../command.js';
 import { ExitError } from '../command.js';
 import { humanSize } from '../../util/human.js';
+import { ClientError } from '../../client/client.js';
+import { parseSecretFlag, readSecrets, SecretFlagError } from '../secret-flag.js';
 
 interface Message {
   stream?: string;
@@ -81,7 +83,7 @@ export const command: Command = {
     {
       long: 'secret',
       kind: 'list',
-      description: 'Secret to expose to the build (id=mysecret,src=/local/secret)',
+      description: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")',
     },
     {
       long: 'progress',
@@ -102,126 +104,156 @@ export const command: Command = {
     { long: 'force-rm', kind: 'bool', description: 'Always remove intermediate containers' },
   ],
   async run(ctx, { flags, args }) {
-    const where = args[0] ?? '.';
     const progress = flags.string('progress') ?? 'auto';
     if (!['auto', 'plain', 'tty'].includes(progress)) {
       throw new ExitError(`invalid progress mode ${progress}: use auto, plain or tty`, 1);
     }
-    if (flags.list('secret').length > 0) {
+    // Checked and read before anything is sent, so that a bad one builds nothing.
+    let secrets: Map<string, Buffer> | undefined;
+    try {
+      const specs = flags.list('secret').map(parseSecretFlag);
+      if (specs.length > 0) secrets = await readSecrets(specs, process.env);
+    } catch (err: unknown) {
+      if (err instanceof SecretFlagError) throw new ExitError(err.message, 1);
+      throw err;
+    }
+    try {
+      return await build(ctx, flags, args, secrets);
+    } finally {
+      if (secrets) for (const b of secrets.values()) b.fill(0);
+    }
+  },
+};
+
+async function build(
+  ctx: Parameters<Command['run']>[0],
+  flags: Parameters<Command['run']>[1]['flags'],
+  args: string[],
+  secrets: Map<string, Buffer> | undefined,
+): Promise<number> {
+  const where = args[0] ?? '.';
+  let file = flags.string('file');
+  let body: Readable;
+  let dockerfile = 'Dockerfile';
+  let size = 0;
+  if (where === '-') {
+    if (file === '-')
       throw new ExitError(
-        "berth build: --secret needs RUN --mount=type=secret, which berth's builder does not do yet",
+        "invalid argument: can't use stdin for both build context and dockerfile",
         1,
       );
+    const data = await readAll(ctx.stdin);
+    if (isTarOrCompressed(data)) {
+      body = (await import('node:stream')).Readable.from(data);
+      if (file) dockerfile = file;
+    } else {
+      body = dockerfileTar('Dockerfile', data);
     }
-    let file = flags.string('file');
-    let body: Readable;
-    let dockerfile = 'Dockerfile';
-    let size = 0;
-    if (where === '-') {
-      if (file === '-')
+    size = data.length;
+  } else {
+    const dir = path.resolve(where);
+    let st;
+    try {
+      st = await fs.stat(dir);
+    } catch {
+      throw new ExitError(`unable to prepare context: path "${where}" not found`, 1);
+    }
+    if (!st.isDirectory()) {
+      throw new ExitError(`unable to prepare context: context must be a directory: ${dir}`, 1);
+    }
+    let extra: { name: string; data: Buffer } | undefined;
+    if (file === '-') {
+      extra = {
+        name: `.dockerfile.${randomBytes(10).toString('hex')}`,
+        data: await readAll(ctx.stdin),
+      };
+      dockerfile = extra.name;
+    } else {
+      const full = file ? path.resolve(file) : path.join(dir, 'Dockerfile');
+      const rel = path.relative(dir, full);
+      try {
+        await fs.access(full);
+      } catch {
         throw new ExitError(
-          "invalid argument: can't use stdin for both build context and dockerfile",
+          `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${full}: no such file or directory`,
           1,
         );
-      const data = await readAll(ctx.stdin);
-      if (isTarOrCompressed(data)) {
-        body = (await import('node:stream')).Readable.from(data);
-        if (file) dockerfile = file;
-      } else {
-        body = dockerfileTar('Dockerfile', data);
       }
-      size = data.length;
-    } else {
-      const dir = path.resolve(where);
-      let st;
-      try {
-        st = await fs.stat(dir);
-      } catch {
-        throw new ExitError(`unable to prepare context: path "${where}" not found`, 1);
-      }
-      if (!st.isDirectory()) {
-        throw new ExitError(`unable to prepare context: context must be a directory: ${dir}`, 1);
-      }
-      let extra: { name: string; data: Buffer } | undefined;
-      if (file === '-') {
+      if (rel.startsWith('..') || path.isAbsolute(rel)) {
         extra = {
           name: `.dockerfile.${randomBytes(10).toString('hex')}`,
-          data: await readAll(ctx.stdin),
+          data: await fs.readFile(full),
         };
         dockerfile = extra.name;
       } else {
-        const full = file ? path.resolve(file) : path.join(dir, 'Dockerfile');
-        const rel = path.relative(dir, full);
-        try {
-          await fs.access(full);
-        } catch {
-          throw new ExitError(
-            `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${full}: no such file or directory`,
-            1,
-          );
-        }
-        if (rel.startsWith('..') || path.isAbsolute(rel)) {
-          extra = {
-            name: `.dockerfile.${randomBytes(10).toString('hex')}`,
-            data: await fs.readFile(full),
-          };
-          dockerfile = extra.name;
-        } else {
-          dockerfile = rel.split(path.sep).join('/');
-        }
+        dockerfile = rel.split(path.sep).join('/');
       }
-      const tar = await contextTar(dir, dockerfile, extra);
-      // The size line comes first, as docker's: read the tar whole (contexts are small).
-      const data = await readAll(tar);
-      size = data.length;
-      body = (await import('node:stream')).Readable.from(data);
     }
-    file = dockerfile;
-    const quiet = flags.bool('quiet');
-    if (!quiet) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(size, 4)}\n`);
-    const network = flags.string('network');
-    const res = await ctx.client().stream('POST', '/build', {
-      query: {
-        t: flags.list('tag'),
-        dockerfile: file,
-        buildargs: JSON.stringify(keyValues(flags.list('build-arg'), true)),
-        labels: JSON.stringify(keyValues(flags.list('label'), false)),
-        target: flags.string('target'),
-        nocache: flags.bool('no-cache') || undefined,
-        pull: flags.bool('pull') || undefined,
-        q: quiet || undefined,
-        networkmode: network,
-        extrahosts:
-          flags.list('add-host').length > 0 ? flags.list('add-host').join(',') : undefined,
-        cachefrom:
-          flags.list('cache-from').length > 0
-            ? JSON.stringify(flags.list('cache-from'))
-            : undefined,
-        platform: flags.string('platform'),
-        rm: true,
-        forcerm: flags.bool('force-rm') || undefined,
-      },
-      body,
-      rawBody: true,
-      headers: { 'Content-Type': 'application/x-tar' },
-    });
-    let id: string | undefined;
-    for await (const m of jsonLines<Message>(res)) {
-      if (m.error || m.errorDetail) {
+    const tar = await contextTar(dir, dockerfile, extra);
+    // The size line comes first, as docker's: read the tar whole (contexts are small).
+    const data = await readAll(tar);
+    size = data.length;
+    body = (await import('node:stream')).Readable.from(data);
+  }
+  file = dockerfile;
+  // The secrets go ahead in a request of their own (berth's addition): /build's URL carries
+  // only the one-use handle that claims them.
+  let handle: string | undefined;
+  if (secrets && secrets.size > 0) {
+    try {
+      handle = await ctx.client().stageBuildSecrets(secrets);
+    } catch (err: unknown) {
+      if (err instanceof ClientError && err.statusCode === 404) {
         throw new ExitError(
-          m.errorDetail?.message ?? m.error ?? 'build failed',
-          m.errorDetail?.code ?? 1,
+          'berth build: --secret needs berthd (this engine has no /berth/build/secrets)',
+          1,
         );
       }
-      if (m.aux?.ID) id = m.aux.ID;
-      else if (m.stream !== undefined && quiet && /^sha256:[0-9a-f]{64}\n$/.test(m.stream)) {
-        id = m.stream.trim();
-      } else if (m.stream !== undefined && !quiet) ctx.stdout.write(m.stream);
+      throw err;
     }
-    if (!id) throw new ExitError('build ended without an image ID', 1);
-    if (quiet) ctx.stdout.write(`${id}\n`);
-    const iid = flags.string('iidfile');
-    if (iid) await fs.writeFile(iid, id);
-    return 0;
-  },
-};
+  }
+  const quiet = flags.bool('quiet');
+  if (!quiet) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(size, 4)}\n`);
+  const network = flags.string('network');
+  const res = await ctx.client().stream('POST', '/build', {
+    query: {
+      berthsecrets: handle,
+      t: flags.list('tag'),
+      dockerfile: file,
+      buildargs: JSON.stringify(keyValues(flags.list('build-arg'), true)),
+      labels: JSON.stringify(keyValues(flags.list('label'), false)),
+      target: flags.string('target'),
+      nocache: flags.bool('no-cache') || undefined,
+      pull: flags.bool('pull') || undefined,
+      q: quiet || undefined,
+      networkmode: network,
+      extrahosts: flags.list('add-host').length > 0 ? flags.list('add-host').join(',') : undefined,
+      cachefrom:
+        flags.list('cache-from').length > 0 ? JSON.stringify(flags.list('cache-from')) : undefined,
+      platform: flags.string('platform'),
+      rm: true,
+      forcerm: flags.bool('force-rm') || undefined,
+    },
+    body,
+    rawBody: true,
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
+  let id: string | undefined;
+  for await (const m of jsonLines<Message>(res)) {
+    if (m.error || m.errorDetail) {
+      throw new ExitError(
+        m.errorDetail?.message ?? m.error ?? 'build failed',
+        m.errorDetail?.code ?? 1,
+      );
+    }
+    if (m.aux?.ID) id = m.aux.ID;
+    else if (m.stream !== undefined && quiet && /^sha256:[0-9a-f]{64}\n$/.test(m.stream)) {
+      id = m.stream.trim();
+    } else if (m.stream !== undefined && !quiet) ctx.stdout.write(m.stream);
+  }
+  if (!id) throw new ExitError('build ended without an image ID', 1);
+  if (quiet) ctx.stdout.write(`${id}\n`);
+  const iid = flags.string('iidfile');
+  if (iid) await fs.writeFile(iid, id);
+  return 0;
+}

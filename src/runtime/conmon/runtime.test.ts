@@ -55,11 +55,13 @@ async function create(
     hostConfig?: HostConfig;
     hostDevices?: LinuxDevice[];
     allCapabilities?: string[];
+    volatile?: boolean;
   } = {},
   runtime: Runtime = rt,
 ): Promise<void> {
   await runtime.create({
     id,
+    ...(opts.volatile ? { volatile: true } : {}),
     rootfs: [{ type: 'bind', source: rootfs, options: ['rbind'] }],
     spec: async () =>
       buildSpec({
@@ -145,6 +147,22 @@ describe('conmon runtime', () => {
     await waitFor(async () => exits.has(id));
     assert.equal(exits.get(id)?.exitCode, 0);
     assert.match(await fs.readFile(path.join(tmp, `${id}.log`), 'utf8'), /stdout F hi/);
+  });
+
+  test('a volatile task: its bundle (config.json) on a tmpfs, gone with the task', async () => {
+    const id = newId();
+    await create(id, ['echo', 'v'], { volatile: true });
+    const bundle = path.join(tmp, 'exec', 'tasks', id);
+    assert.ok((await fs.readdir(bundle)).includes('config.json'));
+    assert.equal(Number((await fs.statfs(bundle)).type), 0x01021994, 'tmpfs');
+    const out = collect(await rt.attach(id));
+    await rt.start(id);
+    assert.equal(text(await out, 'stdout'), 'v\n');
+    assert.equal((await waitExit(id)).exitCode, 0);
+    await rt.delete(id);
+    const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
+    assert.ok(!mounts.includes(` ${bundle} `), 'unmounted');
+    await assert.rejects(fs.stat(bundle), { code: 'ENOENT' });
   });
 
   test('stderr is its own stream; exit code 3', async () => {

@@ -337,6 +337,18 @@ class ConmonRuntime implements Runtime {
       throw err;
     }
     try {
+      if (options.volatile) {
+        await mountAll(
+          [
+            {
+              type: 'tmpfs',
+              source: 'tmpfs',
+              options: ['nosuid', 'nodev', 'mode=0700', 'size=16m'],
+            },
+          ],
+          bundle,
+        );
+      }
       return await this.#create(options, bundle);
     } catch (err: unknown) {
       // Leave nothing behind: the caller may create the same id again.
@@ -574,6 +586,8 @@ class ConmonRuntime implements Runtime {
       links.push(this.#attachLayout(path.join(execDir, e)).link);
     }
     for (const link of links) if (link) await fs.rm(link, { force: true });
+    // A volatile bundle is a tmpfs: unmounting it drops its files.
+    await unmountAll(bundle, { detach: true });
     await fs.rm(bundle, { recursive: true, force: true });
     await fs.rm(path.join(this.#exitsDir, id), { force: true });
     this.#delivered.delete(id);
