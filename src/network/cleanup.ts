@@ -8,8 +8,9 @@ import { daemonTag } from './service.js';
 
 /**
  * Removes what a berthd's networks leave on the host once its data root is to be thrown
- * away (test engines): every rule of its tag and the bridges of its networks (the default
- * bridge only when nothing else is enslaved to it). Call with the daemon stopped.
+ * away (test engines): every rule of its tag, the bridges of its networks (the default
+ * bridge only when nothing else is enslaved to it) and the macvlan parents it made. Call with
+ * the daemon stopped.
  */
 export async function purgeNetworkState(dataRoot: string): Promise<void> {
   const root = path.join(dataRoot, 'network');
@@ -24,6 +25,11 @@ export async function purgeNetworkState(dataRoot: string): Promise<void> {
   const links = await listLinks();
   for (const name of names) {
     const r = await readJsonIfExists<NetworkRecord>(path.join(root, 'networks', name));
+    if (r?.Driver === 'macvlan' && r.CreatedParent) {
+      if (links.some((l) => l.name === r.CreatedParent?.name))
+        await deleteLink(r.CreatedParent.name);
+      continue;
+    }
     if (!r || r.Driver !== 'bridge') continue;
     const bridge = r.Options['com.docker.network.bridge.name'] ?? `br-${r.Id.slice(0, 12)}`;
     if (links.some((l) => l.master === bridge)) continue;
