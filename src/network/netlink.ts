@@ -372,6 +372,9 @@ export async function addMacvlan(p: MacvlanPlanLink): Promise<void> {
       p.netns,
       'address',
       p.mac,
+      // As dockerd's netlink library makes it: no queue length of its own.
+      'txqueuelen',
+      '0',
       'type',
       'macvlan',
       'mode',
