@@ -268,7 +268,9 @@ class Service implements NetworkService {
     const parent = parentOf(n);
     if (await linkExists(parent)) return;
     if (!n.CreatedParent)
-      throw new NotFoundError(`the requested parent interface ${parent} was not found on the host`);
+      throw new NotFoundError(
+        `the requested parent interface ${parent} was not found on the Docker host`,
+      );
     await addParentLink(n.CreatedParent);
   }
 
