@@ -486,9 +486,36 @@ describe('macvlan against the anchor dockerd', () => {
     }
     const netName = `mva-${suffix}`;
     const ctr = `mvac-${suffix}`;
+    const options = (variant: 'plain' | 'internal6'): string[] =>
+      variant === 'plain'
+        ? [
+            '-o',
+            'macvlan_mode=bridge',
+            '--subnet',
+            subnet,
+            '--gateway',
+            net3(1),
+            '--ip-range',
+            `10.251.${octet}.64/26`,
+            '--aux-address',
+            `r=${net3(65)}`,
+            '--label',
+            'k=v',
+          ]
+        : [
+            '--internal',
+            '--ipv6',
+            '--subnet',
+            subnet,
+            '--subnet',
+            `fd42:${octet.toString(16)}::/64`,
+            '-o',
+            'macvlan_mode=private',
+          ];
     const view = async (
       run: (args: string[]) => Promise<CommandResult>,
       parent: string,
+      variant: 'plain' | 'internal6',
     ): Promise<Record<string, string>> => {
       const o = async (args: string[]): Promise<string> => {
         const r = await run(args);
@@ -508,18 +535,7 @@ describe('macvlan against the anchor dockerd', () => {
         'macvlan',
         '-o',
         `parent=${parent}`,
-        '-o',
-        'macvlan_mode=bridge',
-        '--subnet',
-        subnet,
-        '--gateway',
-        net3(1),
-        '--ip-range',
-        `10.251.${octet}.64/26`,
-        '--aux-address',
-        `r=${net3(65)}`,
-        '--label',
-        'k=v',
+        ...options(variant),
         netName,
       ]);
       try {
@@ -555,11 +571,12 @@ describe('macvlan against the anchor dockerd', () => {
           ports: await o(['inspect', '-f', '{{json .NetworkSettings.Ports}}', ctr]),
           hosts: normalise(await o(['exec', ctr, 'cat', '/etc/hosts']), parent),
           resolv: await o(['exec', ctr, 'cat', '/etc/resolv.conf']),
-          ipAddr: normalise(await o(['exec', ctr, 'ip', 'addr']), parent).replace(
-            / qlen 1000/g,
-            '',
-          ),
-          route: await o(['exec', ctr, 'ip', 'route']),
+          // Global addresses only: a link-local one's DAD state depends on timing.
+          ipAddr: normalise(
+            await o(['exec', ctr, 'sh', '-c', 'ip -4 addr; ip -6 addr show scope global']),
+            parent,
+          ).replace(/ qlen 1000/g, ''),
+          route: await o(['exec', ctr, 'sh', '-c', 'ip route; ip -6 route']),
           errors: errors.join('\n'),
         };
       } finally {
@@ -567,8 +584,13 @@ describe('macvlan against the anchor dockerd', () => {
         await run(['network', 'rm', netName]);
       }
     };
-    const theirs = await view(anchorDocker, link('c'));
-    const ours = await view((args) => engine.docker(args), link('b'));
-    for (const k of Object.keys(theirs)) assert.equal(ours[k], theirs[k], k);
+    for (const [variant, theirParent, ourParent] of [
+      ['plain', link('c'), link('b')],
+      ['internal6', link('d'), link('f')],
+    ] as const) {
+      const theirs = await view(anchorDocker, theirParent, variant);
+      const ours = await view((args) => engine.docker(args), ourParent, variant);
+      for (const k of Object.keys(theirs)) assert.equal(ours[k], theirs[k], `${variant}: ${k}`);
+    }
   });
 });
