@@ -127,11 +127,15 @@ export interface ContainerNetworking {
    * runtime made the netns; it becomes the sandbox, kept at the same path `sandbox` would give.
    */
   adopt(c: NetContainer, pid: number): Promise<void>;
-  /** Before the process starts: every attached network's endpoint up, /etc files rewritten. */
+  /**
+   * Before the process starts: every attached network's endpoint up, the embedded resolver
+   * listening inside the sandbox when one of them is user-defined, /etc files rewritten.
+   */
   up(c: NetContainer): Promise<void>;
   /**
-   * After the process ended or a start failed: every endpoint down (veth, port rules), leases
-   * released, the netns file removed (the next task makes a new one).
+   * After the process ended or a start failed: every endpoint down (veth or macvlan
+   * sub-interface, port rules), leases released, the sandbox's resolver closed, the netns file
+   * removed (the next task makes a new one).
    */
   down(containerId: string): Promise<void>;
   /** At remove: endpoints down, netns file and attachments gone. */
