@@ -11,6 +11,11 @@
 //                                                  from the seqpacket side: [u32 big-endian length][packet]
 //                                                  to the seqpacket side:   raw bytes, one packet per read
 //                                                EOF on either side is passed on as a half-close.
+//   netnsSocket(netns, proto, address, port)     a socket (proto 'udp' or 'tcp', IPv4) bound to
+//                                                address:port inside the network namespace of the
+//                                                file netns (0: a free port), listening when tcp;
+//                                                returns its fd. The embedded DNS listens inside
+//                                                each container's namespace this way, as dockerd's.
 //
 // libuv cannot wrap a SOCK_SEQPACKET socket, and packet boundaries matter (each of conmon's
 // packets starts with its stream id), so a small thread per bridge shuttles between the two.
@@ -23,6 +28,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +63,8 @@ static const char *errno_name(int e) {
     case EEXIST: return "EEXIST";
     case ENOTSUP: return "ENOTSUP";
     case ENODATA: return "ENODATA";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     default: return "EUNKNOWN";
   }
 }
@@ -319,6 +330,86 @@ static napi_value js_seqpacket_bridge(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// A socket belongs to the namespace it is made in; setns(2) on a short-lived thread of our own
+// keeps the namespace of every other thread (and libuv's) as it is.
+struct netns_socket {
+  int ns_fd;
+  int tcp;
+  struct sockaddr_in addr;
+  int fd;
+  int err;
+  const char *step;
+};
+
+static void *netns_socket_main(void *arg) {
+  struct netns_socket *j = arg;
+  j->fd = -1;
+  if (setns(j->ns_fd, CLONE_NEWNET) != 0) {
+    j->err = errno;
+    j->step = "setns";
+    return NULL;
+  }
+  int fd = socket(AF_INET, (j->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    j->err = errno;
+    j->step = "socket";
+    return NULL;
+  }
+  if (bind(fd, (struct sockaddr *)&j->addr, sizeof j->addr) != 0) {
+    j->err = errno;
+    j->step = "bind";
+    close(fd);
+    return NULL;
+  }
+  if (j->tcp && listen(fd, 511) != 0) {
+    j->err = errno;
+    j->step = "listen";
+    close(fd);
+    return NULL;
+  }
+  j->fd = fd;
+  return NULL;
+}
+
+static napi_value js_netns_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  static char ns[MAX_STR];
+  char proto[8], address[64];
+  int has_ns, has_proto, has_address;
+  uint32_t port;
+  if (argc < 4 || get_opt_string(env, argv[0], ns, sizeof ns, &has_ns) || !has_ns ||
+      get_opt_string(env, argv[1], proto, sizeof proto, &has_proto) || !has_proto ||
+      get_opt_string(env, argv[2], address, sizeof address, &has_address) || !has_address ||
+      napi_get_value_uint32(env, argv[3], &port) != napi_ok || port > 65535 ||
+      (strcmp(proto, "udp") != 0 && strcmp(proto, "tcp") != 0)) {
+    napi_throw_type_error(env, NULL, "netnsSocket(netns, 'udp' | 'tcp', ipv4, port)");
+    return NULL;
+  }
+  struct netns_socket j = {.tcp = strcmp(proto, "tcp") == 0};
+  j.addr.sin_family = AF_INET;
+  j.addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, address, &j.addr.sin_addr) != 1) {
+    napi_throw_type_error(env, NULL, "netnsSocket: not an IPv4 address");
+    return NULL;
+  }
+  j.ns_fd = open(ns, O_RDONLY | O_CLOEXEC);
+  if (j.ns_fd < 0) return throw_errno(env, "open", ns, errno);
+  pthread_t tid;
+  int rc = pthread_create(&tid, NULL, netns_socket_main, &j);
+  if (rc != 0) {
+    close(j.ns_fd);
+    return throw_errno(env, "pthread_create", NULL, rc);
+  }
+  pthread_join(tid, NULL);
+  close(j.ns_fd);
+  if (j.fd < 0) return throw_errno(env, j.step, ns, j.err);
+  napi_value result;
+  napi_create_int32(env, j.fd, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -327,6 +418,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"seqpacketBridge", NULL, js_seqpacket_bridge, NULL, NULL, NULL, napi_default, NULL},
+      {"netnsSocket", NULL, js_netns_socket, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -300,3 +300,111 @@ export async function ephemeralRange(): Promise<[number, number]> {
   const [lo, hi] = text.trim().split(/\s+/).map(Number);
   return lo && hi ? [lo, hi] : [49153, 60999];
 }
+
+/** iproute2's words for a refused link, as the errno text dockerd's netlink library gives. */
+function linkError(stderr: string): string {
+  const text = stderr.trim().replace(/^Error: /, '');
+  // iproute2 says this when the kernel answers EOPNOTSUPP (no driver for that kind).
+  return /^Unknown device type\.?$/.test(text) ? 'operation not supported' : text;
+}
+
+/**
+ * A parent link for macvlan networks, made and brought up: a dummy (no `-o parent` given) or
+ * a VLAN sub-interface of `link`. Throws SystemError with dockerd's words; nothing is left
+ * when it fails.
+ */
+export async function addParentLink(
+  p: { kind: 'dummy'; name: string } | { kind: 'vlan'; name: string; link: string; vlanId: number },
+): Promise<void> {
+  const args =
+    p.kind === 'dummy'
+      ? ['link', 'add', 'name', p.name, 'type', 'dummy']
+      : ['link', 'add', 'link', p.link, 'name', p.name, 'type', 'vlan', 'id', String(p.vlanId)];
+  const r = await run('ip', args, { allowFailure: true });
+  if (r.code !== 0) {
+    const why = linkError(r.stderr);
+    throw new SystemError(
+      p.kind === 'dummy' ? why : `failed to create ${p.name} vlan link: ${why}`,
+    );
+  }
+  const up = await run('ip', ['link', 'set', 'dev', p.name, 'up'], { allowFailure: true });
+  if (up.code !== 0) {
+    await deleteLink(p.name);
+    throw new SystemError(
+      `failed to enable ${p.name} the macvlan parent link: ${linkError(up.stderr)}`,
+    );
+  }
+}
+
+export interface MacvlanPlanLink {
+  parent: string;
+  mode: 'bridge' | 'private' | 'vepa' | 'passthru';
+  netns: string;
+  /** Name inside the sandbox (eth0, eth1...). */
+  ifname: string;
+  mac: string;
+  addresses: string[];
+  gateway?: string;
+  gateway6?: string;
+}
+
+/**
+ * A macvlan sub-interface of `parent`, made directly inside the sandbox (it never exists in
+ * the host's namespace, so a crash cannot leave it there), with its addresses and route.
+ * Gone when the sandbox's namespace goes; {@link deleteLinkIn} takes it away before that.
+ */
+export async function addMacvlan(p: MacvlanPlanLink): Promise<void> {
+  const r = await run(
+    'ip',
+    [
+      'link',
+      'add',
+      'link',
+      p.parent,
+      'name',
+      p.ifname,
+      'netns',
+      p.netns,
+      'address',
+      p.mac,
+      // As dockerd's netlink library makes it: no queue length of its own.
+      'txqueuelen',
+      '0',
+      'type',
+      'macvlan',
+      'mode',
+      p.mode,
+    ],
+    { allowFailure: true },
+  );
+  if (r.code !== 0)
+    throw new SystemError(`failed to create the macvlan port: ${linkError(r.stderr)}`);
+  const inside = [
+    ...p.addresses.map(
+      (a) => `addr add ${a}${a.includes(':') ? ' nodad' : ' brd +'} dev ${p.ifname}`,
+    ),
+    `link set dev ${p.ifname} up`,
+  ];
+  if (p.gateway) inside.push(`route replace default via ${p.gateway} dev ${p.ifname}`);
+  if (p.gateway6) inside.push(`route replace default via ${p.gateway6} dev ${p.ifname}`);
+  try {
+    await ipBatch(inside, p.netns);
+  } catch (err: unknown) {
+    await deleteLinkIn(p.netns, p.ifname);
+    throw err;
+  }
+}
+
+/** Deletes a link inside a sandbox's namespace; nothing when the namespace or link is gone. */
+export async function deleteLinkIn(netns: string, name: string): Promise<void> {
+  if (!(await isNetns(netns))) return;
+  await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'delete', 'dev', name], {
+    allowFailure: true,
+  });
+}
+
+/** Whether a link of that name exists in the host's namespace. */
+export async function linkExists(name: string): Promise<boolean> {
+  const r = await run('ip', ['link', 'show', 'dev', name], { allowFailure: true });
+  return r.code === 0;
+}

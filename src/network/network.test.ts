@@ -266,10 +266,17 @@ test('rules: bridge, internal, icc off, ports; tagged and found again in iptable
   assert.equal(found.length, 1);
   assert.equal(found[0]?.owner, 'bbbbbbbbbbbb');
   assert.equal(found[0]?.rule.chain, 'BERTH');
+  const dns = sandboxDnsScript({ udpPort: 40001, tcpPort: 40002 });
   assert.match(
-    sandboxDnsScript({ gateway: '172.20.0.1', port: 53, containerIp: '172.20.0.2' }),
-    /-j SNAT --to-source 172\.20\.0\.2/,
+    dns,
+    /^-A DOCKER_OUTPUT -d 127\.0\.0\.11\/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127\.0\.0\.11:40001$/m,
   );
+  assert.match(
+    dns,
+    /^-A DOCKER_POSTROUTING -s 127\.0\.0\.11\/32 -p tcp -m tcp --sport 40002 -j SNAT --to-source :53$/m,
+  );
+  // Without a resolver the table is emptied, nothing else.
+  assert.doesNotMatch(sandboxDnsScript(), /DNAT|SNAT|DOCKER_/);
 });
 
 test('MAC addresses follow the IPv4 address as dockerd makes them', () => {

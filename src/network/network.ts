@@ -1,14 +1,19 @@
 import type { CreateContainerRequest } from '../spec/engine.js';
 import type { PoolConfig } from './ipam.js';
 import type { PortMapping } from './ports.js';
+import type { CreatedParent } from './macvlan.js';
 
 /**
- * The network service: networks (bridge, host, none; Docker's JSON), the container sandboxes
- * (a persistent network namespace per container), endpoints (veth into a bridge, address from
- * IPAM, routes, published ports, embedded DNS) and the host's iptables rules they need.
+ * The network service: networks (bridge, macvlan, host, none; Docker's JSON), the container
+ * sandboxes (a persistent network namespace per container), endpoints (veth into a bridge or
+ * macvlan sub-interface of a parent link, address from IPAM, routes, published ports, the
+ * embedded DNS listening inside the sandbox) and the host's iptables rules they need.
  *
  * Persisted schema, under `<data-root>/network/`, every file written atomically:
- * - `networks/<id>.json`: a {@link NetworkRecord}, written at create, removed at rm.
+ * - `networks/<id>.json`: a {@link NetworkRecord}, written at create, removed at rm. A
+ *   macvlan network whose parent berth makes (dummy, VLAN) records it before making it, and
+ *   deletes the link before the record: a crash in between leaves a record whose link the
+ *   next start makes again, never a link that belongs to nothing.
  * - `containers/<container-id>.json`: a {@link SandboxRecord}: which networks a container is
  *   attached to (with its aliases, static addresses, links) and, while it runs, its live
  *   endpoints (address, MAC, veth, host ports). Leases are never stored apart: a network's
@@ -35,6 +40,8 @@ export interface NetworkRecord {
   ConfigOnly: boolean;
   Options: Record<string, string>;
   Labels: Record<string, string>;
+  /** berth's own (not in Docker's JSON): the macvlan parent link berth made and deletes. */
+  CreatedParent?: CreatedParent;
 }
 
 /** The part of a container record the network service reads. */
@@ -61,8 +68,10 @@ export interface Attachment {
 export interface Endpoint {
   networkId: string;
   endpointId: string;
-  /** Host side of the veth. */
+  /** Host side of the veth; empty for a macvlan endpoint (nothing of it is on the host). */
   veth: string;
+  /** The link's name inside the sandbox (eth0...), for a macvlan endpoint. */
+  ifname?: string;
   ipv4: string;
   prefix: number;
   gateway: string;
@@ -118,11 +127,15 @@ export interface ContainerNetworking {
    * runtime made the netns; it becomes the sandbox, kept at the same path `sandbox` would give.
    */
   adopt(c: NetContainer, pid: number): Promise<void>;
-  /** Before the process starts: every attached network's endpoint up, /etc files rewritten. */
+  /**
+   * Before the process starts: every attached network's endpoint up, the embedded resolver
+   * listening inside the sandbox when one of them is user-defined, /etc files rewritten.
+   */
   up(c: NetContainer): Promise<void>;
   /**
-   * After the process ended or a start failed: every endpoint down (veth, port rules), leases
-   * released, the netns file removed (the next task makes a new one).
+   * After the process ended or a start failed: every endpoint down (veth or macvlan
+   * sub-interface, port rules), leases released, the sandbox's resolver closed, the netns file
+   * removed (the next task makes a new one).
    */
   down(containerId: string): Promise<void>;
   /** At remove: endpoints down, netns file and attachments gone. */

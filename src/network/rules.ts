@@ -158,16 +158,12 @@ export function taggedRules(save: string, tag: string): { rule: Rule; owner: str
 }
 
 /**
- * The nat table inside a container's network namespace: DNS sent to 127.0.0.11:53 goes to
- * the embedded server berthd runs on the network's gateway, from the container's own address
- * (a loopback source cannot leave through eth0; route_localnet lets the DNATed packet route).
+ * The nat table inside a container's network namespace, as dockerd writes it: DNS sent to
+ * 127.0.0.11:53 goes to the embedded resolver's sockets, bound on 127.0.0.11 at free ports
+ * inside that namespace (so that port 53 stays free for the container's own use), and their
+ * replies leave from port 53. With no resolver, the table is empty.
  */
-export function sandboxDnsScript(input: {
-  gateway: string;
-  port: number;
-  containerIp: string;
-}): string {
-  const { gateway, port, containerIp } = input;
+export function sandboxDnsScript(resolver?: { udpPort: number; tcpPort: number }): string {
   const lines = [
     '*nat',
     ':PREROUTING ACCEPT [0:0]',
@@ -175,13 +171,25 @@ export function sandboxDnsScript(input: {
     ':OUTPUT ACCEPT [0:0]',
     ':POSTROUTING ACCEPT [0:0]',
   ];
-  for (const proto of ['udp', 'tcp']) {
+  if (resolver) {
     lines.push(
-      `-A OUTPUT -d 127.0.0.11/32 -p ${proto} -m ${proto} --dport 53 -j DNAT --to-destination ${gateway}:${port}`,
+      ':DOCKER_OUTPUT - [0:0]',
+      ':DOCKER_POSTROUTING - [0:0]',
+      '-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT',
+      '-A POSTROUTING -d 127.0.0.11/32 -j DOCKER_POSTROUTING',
     );
-    lines.push(
-      `-A POSTROUTING -s 127.0.0.1/32 -d ${gateway}/32 -p ${proto} -m ${proto} --dport ${port} -j SNAT --to-source ${containerIp}`,
-    );
+    const ports = [
+      ['tcp', resolver.tcpPort],
+      ['udp', resolver.udpPort],
+    ] as const;
+    for (const [proto, port] of ports)
+      lines.push(
+        `-A DOCKER_OUTPUT -d 127.0.0.11/32 -p ${proto} -m ${proto} --dport 53 -j DNAT --to-destination 127.0.0.11:${port}`,
+      );
+    for (const [proto, port] of ports)
+      lines.push(
+        `-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p ${proto} -m ${proto} --sport ${port} -j SNAT --to-source :53`,
+      );
   }
   lines.push('COMMIT', '');
   return lines.join('\n');

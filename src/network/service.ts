@@ -23,11 +23,14 @@ import {
   type PoolConfig,
 } from './ipam.js';
 import {
+  addMacvlan,
+  addParentLink,
   addRules,
   addVeth,
   adoptNetns,
   createNetns,
   deleteLink,
+  deleteLinkIn,
   deleteNetns,
   deleteRules,
   ensureBridge,
@@ -36,6 +39,7 @@ import {
   iptablesRestore,
   iptablesSave,
   linkAddresses,
+  linkExists,
   listLinks,
   listNetns,
   prepareNetnsDir,
@@ -76,6 +80,9 @@ import {
 } from './dns-link.js';
 import { filterNetworks } from './filters.js';
 import { endpointNames } from './dns-names.js';
+import { macvlanPlan, modeOf as macvlanModeOf, parentOf } from './macvlan.js';
+import { native } from '../util/native.js';
+import { closeSync } from 'node:fs';
 
 export interface NetworkServiceOptions {
   /** `<data-root>/network`. */
@@ -122,7 +129,8 @@ class Service implements NetworkService {
   readonly #o: NetworkServiceOptions;
   readonly #networks = new Map<string, NetworkRecord>();
   readonly #sandboxes = new Map<string, SandboxRecord>();
-  readonly #dns = new Map<string, DnsServer>();
+  /** The embedded resolver of each running sandbox on a DNS-enabled network, by container id. */
+  readonly #resolvers = new Map<string, DnsServer>();
   readonly #lock = new KeyedMutex();
   readonly #netnsDir: string;
   #tag = '';
@@ -171,6 +179,8 @@ class Service implements NetworkService {
     await this.#ensurePredefined();
     for (const n of this.#networks.values()) {
       if (n.Driver === 'bridge') await this.#bridgeUp(n);
+      // A parent berth made comes back should the host have lost it; a failure shows at start.
+      if (n.Driver === 'macvlan') await this.#parentUp(n).catch(() => undefined);
     }
   }
 
@@ -254,17 +264,24 @@ class Service implements NetworkService {
     );
     for (const p of n.IPAM.Config.filter((p) => familyOf(p) === 6))
       await addAddress6(bridge, `${gatewayOf(p)}/${prefixLength(p)}`);
-    if (!this.#isDefault(n) && this.#dnsModule && !this.#dns.has(n.Id) && v4[0]) {
-      const address = gatewayOf(v4[0]);
-      const names = this.#dnsNames();
-      const upstreams = (client: string): readonly string[] =>
-        this.#sandboxByIp(client)?.upstreams ?? [];
-      // Port 53 where free; any port otherwise, the sandboxes' DNAT names it.
-      const server = await this.#dnsModule
-        .startDnsServer({ address, port: 53, names, upstreams })
-        .catch(() => this.#dnsModule?.startDnsServer({ address, port: 0, names, upstreams }));
-      if (server) this.#dns.set(n.Id, server);
-    }
+  }
+
+  /** The parent link a macvlan network's endpoints hang from, made again if berth made it. */
+  async #parentUp(n: NetworkRecord): Promise<void> {
+    const parent = parentOf(n);
+    if (await linkExists(parent)) return;
+    if (!n.CreatedParent)
+      throw new NotFoundError(
+        `the requested parent interface ${parent} was not found on the Docker host`,
+      );
+    await addParentLink(n.CreatedParent);
+  }
+
+  /** Whether the embedded DNS serves a network: user-defined bridge and macvlan networks. */
+  #dnsEnabled(n: NetworkRecord | undefined): boolean {
+    return (
+      n !== undefined && ((n.Driver === 'bridge' && !this.#isDefault(n)) || n.Driver === 'macvlan')
+    );
   }
 
   async #saveNetwork(r: NetworkRecord): Promise<void> {
@@ -309,14 +326,9 @@ class Service implements NetworkService {
   }
 
   #view(n: NetworkRecord): NetworkRecord & { Containers: Record<string, unknown> } {
-    const { Options, Labels, ...rest } = n;
+    const { Options, Labels, CreatedParent, ...rest } = n;
+    void CreatedParent;
     return { ...rest, Containers: this.#containersOf(n), Options, Labels };
-  }
-
-  #sandboxByIp(ip: string): SandboxRecord | undefined {
-    for (const s of this.#sandboxes.values())
-      for (const ep of Object.values(s.endpoints)) if (ep.ipv4 === ip || ep.ipv6 === ip) return s;
-    return undefined;
   }
 
   // ---- networks ---------------------------------------------------------------------------
@@ -332,7 +344,8 @@ class Service implements NetworkService {
       const driver = req.Driver || 'bridge';
       if (driver === 'host' || driver === 'null')
         throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
-      if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+      if (driver !== 'bridge' && driver !== 'macvlan')
+        throw new NotFoundError(`plugin "${driver}" not found`);
       if (req.IPAM?.Driver && req.IPAM.Driver !== 'default')
         throw new NotFoundError(`plugin "${req.IPAM.Driver}" not found`);
       const options = { ...(req.Options ?? {}) };
@@ -343,7 +356,7 @@ class Service implements NetworkService {
       if (opt.mtu in options && !/^\d+$/.test(options[opt.mtu] as string))
         throw new InvalidArgumentError(`invalid MTU: ${options[opt.mtu] ?? ''}`);
       if (opt.hostIp in options) parseAddr(options[opt.hostIp] as string, 'host binding address');
-      const bridgeName = options[opt.name];
+      const bridgeName = driver === 'bridge' ? options[opt.name] : undefined;
       if (bridgeName !== undefined) {
         if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName))
           throw new InvalidArgumentError(`invalid bridge name: ${bridgeName}`);
@@ -381,13 +394,24 @@ class Service implements NetworkService {
         throw new InvalidArgumentError('IPv6 subnet given without --ipv6');
       let id = newId();
       const links = new Set((await listLinks()).map((l) => l.name));
-      while (bridgeName === undefined && links.has(`br-${id.slice(0, 12)}`)) id = newId();
+      const own = driver === 'bridge' ? 'br' : 'dm';
+      while (bridgeName === undefined && links.has(`${own}-${id.slice(0, 12)}`)) id = newId();
+      // After the pools, as dockerd's driver sees the network once IPAM has allocated them.
+      const plan =
+        driver === 'macvlan'
+          ? macvlanPlan({
+              id,
+              options,
+              linkExists: (l) => links.has(l),
+              others: [...this.#networks.values()].filter((n) => n.Driver === 'macvlan'),
+            })
+          : undefined;
       const r: NetworkRecord = {
         Name: name,
         Id: id,
         Created: new Date().toISOString(),
         Scope: 'local',
-        Driver: 'bridge',
+        Driver: driver,
         EnableIPv6: req.EnableIPv6 === true,
         IPAM: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: pools },
         Internal: req.Internal === true,
@@ -397,12 +421,16 @@ class Service implements NetworkService {
         ConfigOnly: false,
         Options: options,
         Labels: req.Labels ?? {},
+        ...(plan?.create ? { CreatedParent: plan.create } : {}),
       };
       // Record first: a crash after this leaves a network that the next start brings up.
       await this.#saveNetwork(r);
       try {
-        await this.#bridgeUp(r);
-        await addRules(bridgeRules(this.#ruleInput(r), this.#tag));
+        if (plan?.create) await addParentLink(plan.create);
+        if (driver === 'bridge') {
+          await this.#bridgeUp(r);
+          await addRules(bridgeRules(this.#ruleInput(r), this.#tag));
+        }
       } catch (err: unknown) {
         await this.#dropNetwork(r);
         throw err;
@@ -418,15 +446,12 @@ class Service implements NetworkService {
   }
 
   async #dropNetwork(r: NetworkRecord): Promise<void> {
-    await this.#dns
-      .get(r.Id)
-      ?.close()
-      .catch(() => undefined);
-    this.#dns.delete(r.Id);
     if (r.Driver === 'bridge') {
       await deleteRules(bridgeRules(this.#ruleInput(r), this.#tag));
       await deleteLink(this.#bridgeOf(r));
     }
+    // Only a link berth made; a parent the user gave stays, as in dockerd.
+    if (r.Driver === 'macvlan' && r.CreatedParent) await deleteLink(r.CreatedParent.name);
     await fs.rm(path.join(this.#o.root, 'networks', `${r.Id}.json`), { force: true });
     this.#networks.delete(r.Id);
   }
@@ -488,7 +513,7 @@ class Service implements NetworkService {
     const ipv4 = cfg.IPAMConfig?.IPv4Address || undefined;
     const ipv6 = cfg.IPAMConfig?.IPv6Address || undefined;
     const aliases = cfg.Aliases ?? [];
-    if (this.#isDefault(n) || n.Driver !== 'bridge') {
+    if (this.#isDefault(n) || (n.Driver !== 'bridge' && n.Driver !== 'macvlan')) {
       if (ipv4 || ipv6)
         throw new InvalidArgumentError(
           'user specified IP address is supported on user defined networks only',
@@ -606,7 +631,7 @@ class Service implements NetworkService {
       );
     await this.#serial(async () => {
       const n = this.#find(ref);
-      if (n.Driver !== 'bridge')
+      if (n.Driver !== 'bridge' && n.Driver !== 'macvlan')
         throw new ForbiddenError(
           'container cannot be disconnected from host network or connected to host network',
         );
@@ -668,12 +693,19 @@ class Service implements NetworkService {
       if (ep) await this.#endpointDown(s, ep);
       delete s.attachments[key];
       await this.#saveSandbox(s);
-      if (c.running) await this.#writeEtc(c, s);
+      if (c.running) {
+        await this.#sandboxDns(s, path.join(this.#netnsDir, c.id));
+        await this.#writeEtc(c, s);
+      }
       this.#o.events.publish({
         Type: 'network',
         Action: 'disconnect',
         id: a.networkId,
-        attributes: { container: c.id, name: key, type: 'bridge' },
+        attributes: {
+          container: c.id,
+          name: key,
+          type: this.#networks.get(a.networkId)?.Driver ?? 'bridge',
+        },
       });
     });
   }
@@ -738,8 +770,10 @@ class Service implements NetworkService {
     if (!n) throw new NotFoundError(`network ${key} not found`);
     const netns = path.join(this.#netnsDir, c.id);
     await createNetns(netns);
-    // The bridge again, should something on the host have deleted it meanwhile.
-    await this.#bridgeUp(n);
+    const macvlan = n.Driver === 'macvlan';
+    // The bridge (or a parent berth made) again, should the host have deleted it meanwhile.
+    if (macvlan) await this.#parentUp(n);
+    else await this.#bridgeUp(n);
     const pool4 = n.IPAM.Config.find((p) => familyOf(p) === 4);
     const pool6 = n.EnableIPv6 ? n.IPAM.Config.find((p) => familyOf(p) === 6) : undefined;
     if (!pool4) throw new InvalidArgumentError(`network ${n.Name} has no IPv4 pool`);
@@ -749,8 +783,9 @@ class Service implements NetworkService {
     const first = Object.keys(s.endpoints).length === 0;
     // Ports are published on the container's first network, as dockerd's gateway endpoint.
     const h = c.config.HostConfig;
+    // macvlan publishes nothing: its endpoints sit on the parent's own segment, as dockerd's.
     const ports =
-      first && !n.Internal
+      first && !n.Internal && !macvlan
         ? await allocatePorts(
             portRequests(
               h?.PortBindings ?? undefined,
@@ -766,36 +801,56 @@ class Service implements NetworkService {
             },
           )
         : [];
+    const ifname = `eth${Object.keys(s.endpoints).length}`;
+    // An internal macvlan network has no gateway at all (dockerd sets none for its endpoints).
+    const routed = !(macvlan && n.Internal);
     const ep: Endpoint = {
       networkId: n.Id,
       endpointId: a.endpointId,
-      veth: `bv${a.endpointId.slice(0, 11)}`,
+      veth: macvlan ? '' : `bv${a.endpointId.slice(0, 11)}`,
+      ...(macvlan ? { ifname } : {}),
       ipv4,
       prefix: prefixLength(pool4),
-      gateway: gatewayOf(pool4),
+      gateway: routed ? gatewayOf(pool4) : '',
       ipv6,
       prefix6: pool6 ? prefixLength(pool6) : 0,
-      gateway6: pool6 ? gatewayOf(pool6) : '',
+      gateway6: pool6 && routed ? gatewayOf(pool6) : '',
       mac: macFor(ipv4),
       ports,
     };
     s.endpoints[n.Id] = ep;
     s.name = c.name;
+    const addresses = [`${ipv4}/${ep.prefix}`, ...(ipv6 ? [`${ipv6}/${ep.prefix6}`] : [])];
+    const routes = {
+      ...(first && !n.Internal ? { gateway: ep.gateway } : {}),
+      ...(first && ipv6 && !n.Internal ? { gateway6: ep.gateway6 } : {}),
+    };
     try {
       // Recorded before anything but the port holds exists: a crash from here on is undone
       // by the next start (the holds die with the process).
       await this.#saveSandbox(s);
-      await addVeth({
-        host: ep.veth,
-        bridge: this.#bridgeOf(n),
-        netns,
-        ifname: `eth${Object.keys(s.endpoints).length - 1}`,
-        mac: ep.mac,
-        mtu: Number(n.Options[opt.mtu] ?? 1500) || 1500,
-        addresses: [`${ipv4}/${ep.prefix}`, ...(ipv6 ? [`${ipv6}/${ep.prefix6}`] : [])],
-        ...(first && !n.Internal ? { gateway: ep.gateway } : {}),
-        ...(first && ipv6 && !n.Internal ? { gateway6: ep.gateway6 } : {}),
-      });
+      if (macvlan) {
+        await addMacvlan({
+          parent: parentOf(n),
+          mode: macvlanModeOf(n.Options),
+          netns,
+          ifname,
+          mac: ep.mac,
+          addresses,
+          ...routes,
+        });
+      } else {
+        await addVeth({
+          host: ep.veth,
+          bridge: this.#bridgeOf(n),
+          netns,
+          ifname,
+          mac: ep.mac,
+          mtu: Number(n.Options[opt.mtu] ?? 1500) || 1500,
+          addresses,
+          ...routes,
+        });
+      }
       await addRules(this.#portRulesOf(ep));
       await this.#sandboxDns(s, netns);
     } catch (err: unknown) {
@@ -804,24 +859,83 @@ class Service implements NetworkService {
     }
   }
 
-  /** DNAT of 127.0.0.11:53 to the embedded server of the first user network with one. */
+  /**
+   * The sandbox's embedded resolver, as dockerd's: while the container has an endpoint on a
+   * DNS-enabled network, UDP and TCP sockets on 127.0.0.11 inside its namespace (free ports)
+   * served by berthd, with the namespace's nat table sending 127.0.0.11:53 to them. The same
+   * for bridge and macvlan networks: nothing of it depends on an address on the host. Closed
+   * (and the table emptied) when the last such endpoint goes.
+   */
   async #sandboxDns(s: SandboxRecord, netns: string): Promise<void> {
-    for (const ep of Object.values(s.endpoints)) {
-      const server = this.#dns.get(ep.networkId);
-      if (!server) continue;
-      await sandboxSysctl(netns, 'net.ipv4.conf.all.route_localnet', '1');
-      await iptablesRestore(
-        sandboxDnsScript({ gateway: server.address, port: server.port, containerIp: ep.ipv4 }),
-        { netns, flush: true },
-      );
+    const wanted = Object.values(s.endpoints).some((e) =>
+      this.#dnsEnabled(this.#networks.get(e.networkId)),
+    );
+    const have = this.#resolvers.get(s.containerId);
+    if (wanted && have) return;
+    if (!wanted) {
+      if (!have) return;
+      await this.#closeResolver(s.containerId);
+      await iptablesRestore(sandboxDnsScript(), { netns, flush: true }).catch(() => undefined);
       return;
     }
+    const server = await this.#openResolver(s.containerId, netns);
+    if (!server) return;
+    try {
+      await iptablesRestore(sandboxDnsScript({ udpPort: server.port, tcpPort: server.tcpPort }), {
+        netns,
+        flush: true,
+      });
+    } catch (err: unknown) {
+      await this.#closeResolver(s.containerId);
+      throw err;
+    }
+  }
+
+  async #openResolver(containerId: string, netns: string): Promise<DnsServer | undefined> {
+    const dns = this.#dnsModule;
+    if (!dns) return undefined;
+    const udp = native().netnsSocket(netns, 'udp', '127.0.0.11', 0);
+    let tcp: number;
+    try {
+      tcp = native().netnsSocket(netns, 'tcp', '127.0.0.11', 0);
+    } catch (err: unknown) {
+      closeSync(udp);
+      throw err;
+    }
+    // Every query comes from the sandbox's loopback: the sandbox is the client, seen through
+    // its current endpoints' address.
+    const client = (): string => {
+      const eps = Object.values(this.#sandboxes.get(containerId)?.endpoints ?? {});
+      return eps.find((e) => e.ipv4)?.ipv4 ?? '';
+    };
+    const names = this.#dnsNames();
+    const server = await dns.startDnsServer({
+      address: '127.0.0.11',
+      fds: { udp, tcp },
+      names: {
+        resolve: (_c, name, type) => names.resolve(client(), name, type),
+        reverse: (_c, ip) => names.reverse(client(), ip),
+      },
+      upstreams: () => this.#sandboxes.get(containerId)?.upstreams ?? [],
+    });
+    this.#resolvers.set(containerId, server);
+    return server;
+  }
+
+  /** Closes the sandbox's resolver: its sockets no longer hold the namespace. */
+  async #closeResolver(containerId: string): Promise<void> {
+    const r = this.#resolvers.get(containerId);
+    this.#resolvers.delete(containerId);
+    await r?.close().catch(() => undefined);
   }
 
   async #endpointDown(s: SandboxRecord, ep: Endpoint): Promise<void> {
     await deleteRules(this.#portRulesOf(ep));
     for (const m of ep.ports) await this.#holds.release(m);
-    await deleteLink(ep.veth);
+    if (ep.veth) await deleteLink(ep.veth);
+    // Taken out of the namespace now, not when the namespace is freed: the kernel frees it
+    // later, and meanwhile the parent would refuse the same MAC to the next endpoint.
+    if (ep.ifname) await deleteLinkIn(path.join(this.#netnsDir, s.containerId), ep.ifname);
     delete s.endpoints[ep.networkId];
     await this.#saveSandbox(s);
   }
@@ -851,6 +965,7 @@ class Service implements NetworkService {
         }
       } catch (err: unknown) {
         for (const ep of Object.values(s.endpoints)) await this.#endpointDown(s, ep);
+        await this.#closeResolver(c.id);
         throw err;
       }
     });
@@ -861,6 +976,7 @@ class Service implements NetworkService {
       const s = this.#sandboxes.get(containerId);
       if (!s) return;
       for (const ep of Object.values(s.endpoints)) await this.#endpointDown(s, ep);
+      await this.#closeResolver(containerId);
       // The sandbox lives as long as a task: the next task makes it again, as dockerd's.
       await deleteNetns(path.join(this.#netnsDir, containerId));
     });
@@ -906,7 +1022,7 @@ class Service implements NetworkService {
     const hostname = c.config.Hostname ?? c.id.slice(0, 12);
     const addresses = eps.flatMap((e) => [e.ipv4, ...(e.ipv6 ? [e.ipv6] : [])]).filter(Boolean);
     const extra = c.config.HostConfig?.ExtraHosts ?? [];
-    const embedded = eps.some((e) => this.#dns.has(e.networkId));
+    const embedded = this.#resolvers.has(s.containerId);
     const gateway = eps[0]?.gateway ?? '';
     const etc = this.#etcModule;
     let hosts: string;
@@ -947,7 +1063,7 @@ class Service implements NetworkService {
       () => this.#sandboxes.values(),
       (id) => {
         const n = this.#networks.get(id);
-        return n && n.Driver === 'bridge' && !this.#isDefault(n) ? n.Name : undefined;
+        return n && this.#dnsEnabled(n) ? n.Name : undefined;
       },
     );
   }
@@ -1126,8 +1242,7 @@ class Service implements NetworkService {
 
   async close(): Promise<void> {
     await this.#holds.close();
-    for (const d of this.#dns.values()) await d.close().catch(() => undefined);
-    this.#dns.clear();
+    for (const id of [...this.#resolvers.keys()]) await this.#closeResolver(id);
   }
 }
 

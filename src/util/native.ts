@@ -17,6 +17,12 @@ export interface Native {
   lsetxattr(file: string, name: string, value: Buffer): void;
   /** Connects to a SOCK_SEQPACKET socket; returns a stream socket fd carrying length-framed packets. */
   seqpacketBridge(socketPath: string): number;
+  /**
+   * A socket made inside the network namespace of the file `netns` (a bind-mounted nsfs
+   * inode), bound to an IPv4 `address:port` (0: a free port) and listening when tcp; its fd,
+   * non-blocking and close-on-exec. Throws an Error with .code = errno name.
+   */
+  netnsSocket(netns: string, proto: 'udp' | 'tcp', address: string, port: number): number;
 }
 
 /** Mount flags of <sys/mount.h>. */

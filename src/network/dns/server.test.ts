@@ -225,6 +225,37 @@ describe('embedded DNS server', () => {
     await upB.close();
   });
 
+  it('serves sockets made for it inside a namespace, each on its own port', async (t) => {
+    // setns(2), even into one's own namespace, wants CAP_SYS_ADMIN.
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root: the sockets are made by setns(2) into a network namespace');
+      return;
+    }
+    const { native } = await import('../../util/native.js');
+    const ns = '/proc/self/ns/net';
+    const own = await startDnsServer({
+      address: '127.0.0.1',
+      fds: {
+        udp: native().netnsSocket(ns, 'udp', '127.0.0.1', 0),
+        tcp: native().netnsSocket(ns, 'tcp', '127.0.0.1', 0),
+      },
+      names,
+      upstreams: () => [],
+    });
+    try {
+      assert.ok(own.port > 0 && own.tcpPort > 0);
+      assert.equal(dataOf(await udpAsk(own.port, query('web', 'A'))), '172.30.0.2');
+      const [r] = await tcpAsk(own.tcpPort, [query('web', 'A')]);
+      assert.equal(dataOf(r), '172.30.0.2');
+    } finally {
+      await own.close();
+    }
+    assert.throws(
+      () => native().netnsSocket('/nonexistent', 'udp', '127.0.0.1', 0),
+      (e: unknown) => (e as { code?: string }).code === 'ENOENT',
+    );
+  });
+
   it('listens on one port for UDP and TCP', async () => {
     assert.ok(server.port > 0);
     const [u] = [await udpAsk(server.port, query('web', 'A'))];

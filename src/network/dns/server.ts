@@ -47,8 +47,10 @@ export interface DnsNames {
 export interface DnsServer {
   /** The address both listeners are bound to. */
   readonly address: string;
-  /** The port, the same for UDP and TCP. */
+  /** The UDP port (the TCP one too, unless the listeners were given as sockets). */
   readonly port: number;
+  /** The TCP port. */
+  readonly tcpPort: number;
   /** Stops both listeners and drops open TCP connections; in-flight forwards are abandoned. */
   close(): Promise<void>;
 }
@@ -58,6 +60,11 @@ export interface DnsServerOptions {
   address: string;
   /** 0 or absent: a free port, the same number for UDP and TCP. */
   port?: number;
+  /**
+   * Sockets already bound (and the TCP one listening), e.g. made inside a container's network
+   * namespace: served instead of binding `address:port`; closed with the server.
+   */
+  fds?: { udp: number; tcp: number };
   names: DnsNames;
   /** The upstream servers for a client, `ip` or `ip:port` (`[v6]:port`), tried in order. */
   upstreams: (client: string) => readonly string[];
@@ -118,7 +125,10 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   };
 
   const family = net.isIPv6(options.address) ? 'udp6' : 'udp4';
-  const { udp, tcp, port } = await bindBoth(options.address, options.port ?? 0, family);
+  const { udp, tcp, port } = options.fds
+    ? await adopt(options.fds, family)
+    : await bindBoth(options.address, options.port ?? 0, family);
+  const tcpPort = (tcp.address() as net.AddressInfo).port;
   const sockets = new Set<net.Socket>();
 
   udp.on('message', (msg, rinfo) => {
@@ -163,6 +173,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   return {
     address: options.address,
     port,
+    tcpPort,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -207,6 +218,35 @@ async function bindBoth(
       if (port !== 0 || !inUse || attempt >= 20) throw err;
     }
   }
+}
+
+/** Serves sockets made elsewhere: dgram and net wrap the fds as they are. */
+async function adopt(
+  fds: { udp: number; tcp: number },
+  family: 'udp4' | 'udp6',
+): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  const udp = dgram.createSocket(family);
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind({ fd: fds.udp }, () => {
+      udp.off('error', reject);
+      resolve();
+    });
+  });
+  const tcp = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ fd: fds.tcp }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err: unknown) {
+    udp.close();
+    throw err;
+  }
+  return { udp, tcp, port: udp.address().port };
 }
 
 function plainAddress(a: string): string {
