@@ -5,8 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as dnsPacket from 'dns-packet';
-import { daemonTag } from '../../src/network/service.js';
 import { runCommand, startEngine, type CommandResult, type Engine } from './harness.js';
+import { leaseCount, netnsCount, ruleCount } from './network-state.js';
 
 // macvlan networks end to end. The parents are veth pairs this test makes (this kernel may
 // have no dummy links); containers talk to each other only, since a host never reaches its
@@ -91,22 +91,13 @@ async function hostState(): Promise<HostState> {
     .filter((n) => n.includes(suffix) || n.startsWith('dm-'))
     .sort();
   const networks = (await fs.readdir(path.join(engine.dataRoot, 'network', 'networks'))).length;
-  const netns = await fs.readdir(path.join(engine.execRoot, 'netns')).then(
-    (x) => x.length,
-    () => 0,
-  );
-  let leases = 0;
-  const dir = path.join(engine.dataRoot, 'network', 'containers');
-  for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
-    const r = JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as {
-      endpoints: Record<string, unknown>;
-    };
-    leases += Object.keys(r.endpoints).length;
-  }
-  const save = await ok(host('iptables-save', []));
-  const root = path.resolve(path.join(engine.dataRoot, 'network'));
-  const rules = save.split('\n').filter((l) => l.includes(`berth:${daemonTag(root)}:`)).length;
-  return { links, networks, netns, leases, rules };
+  return {
+    links,
+    networks,
+    netns: await netnsCount(engine),
+    leases: await leaseCount(engine),
+    rules: await ruleCount(engine),
+  };
 }
 
 /** Sockets berthd holds (the resolvers' among them). */

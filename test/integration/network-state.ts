@@ -58,12 +58,30 @@ export async function engineHostState(engine: Engine): Promise<HostState> {
     .filter(
       (l) => /^\d+: bv[0-9a-f]+@/.test(l) && bridges.has(/ master (\S+)/.exec(l)?.[1] ?? ''),
     ).length;
+  return {
+    veths,
+    rules: await ruleCount(engine),
+    netns: await netnsCount(engine),
+    leases: await leaseCount(engine),
+  };
+}
+
+/** iptables rules of the engine's tag. */
+export async function ruleCount(engine: Engine): Promise<number> {
   const save = await ok(host('iptables-save', []));
-  const rules = save.split('\n').filter((l) => l.includes(`berth:${engineTag(engine)}:`)).length;
-  const netns = await fs.readdir(path.join(engine.execRoot, 'netns')).then(
+  return save.split('\n').filter((l) => l.includes(`berth:${engineTag(engine)}:`)).length;
+}
+
+/** Network namespace files under the engine's exec root. */
+export async function netnsCount(engine: Engine): Promise<number> {
+  return fs.readdir(path.join(engine.execRoot, 'netns')).then(
     (x) => x.length,
     () => 0,
   );
+}
+
+/** Addresses leased to endpoints, as the engine's sandbox records hold them. */
+export async function leaseCount(engine: Engine): Promise<number> {
   let leases = 0;
   const dir = path.join(engine.dataRoot, 'network', 'containers');
   for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
@@ -72,7 +90,7 @@ export async function engineHostState(engine: Engine): Promise<HostState> {
     };
     leases += Object.keys(r.endpoints).length;
   }
-  return { veths, rules, netns, leases };
+  return leases;
 }
 
 /** Mount points under the engine's roots (overlays, netns files, /etc files). */
