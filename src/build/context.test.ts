@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hashList, sumHeader } from './context.js';
+import { fileSum, hashList, sumHeader } from './context.js';
 
 // Values from dockerd 20.10's classic builder (the anchor), for a context holding a.txt
 // ("a\n", 0644) and d/x ("x\n", 0644) in d/ (0755), all root's.
 const file = (name: string, data: string, mode: number): string =>
-  sumHeader({
-    name,
-    mode,
-    uid: 0,
-    gid: 0,
-    size: data.length,
-    typeflag: '0',
-    linkname: '',
-    uname: '',
-    gname: '',
-    devmajor: 0,
-    devminor: 0,
-  })
-    .update(data)
-    .digest('hex');
+  fileSum(name, Buffer.from(data), mode);
 
 describe('dockerd source hashes', () => {
   it('a file of the context: tarsum v1 of its header and content', () => {

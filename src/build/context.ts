@@ -471,6 +471,35 @@ export function sumHeader(h: SumHeader): ReturnType<typeof createHash> {
   return hash;
 }
 
+/**
+ * The tarsum of a regular file given as bytes: its header fields (`owner` defaults to root,
+ * with no user or group names) and its content.
+ */
+export function fileSum(
+  name: string,
+  data: Buffer,
+  mode: number,
+  owner: { uid: number; gid: number; uname: string; gname: string } = {
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+  },
+): string {
+  return sumHeader({
+    name,
+    mode,
+    ...owner,
+    size: data.length,
+    typeflag: '0',
+    linkname: '',
+    devmajor: 0,
+    devminor: 0,
+  })
+    .update(data)
+    .digest('hex');
+}
+
 function typeflagOf(st: Stats): string {
   if (st.isFile()) return '0';
   if (st.isDirectory()) return '5';

@@ -23,7 +23,7 @@ import {
   hashEntries,
   hashList,
   hostNames,
-  sumHeader,
+  fileSum,
   newIgnore,
   readIgnoreFile,
   receiveContext,
@@ -1238,38 +1238,20 @@ class Builder implements BuildService {
     for (const [i, u] of urls.entries()) {
       // A download is summed as dockerd's file of it: 0600, owned by the daemon.
       const data = downloads[i]?.data ?? Buffer.alloc(0);
-      const h = sumHeader({
-        name: downloadName(u),
-        mode: 0o100600,
-        uid: process.getuid?.() ?? 0,
-        gid: process.getgid?.() ?? 0,
-        size: data.length,
-        typeflag: '0',
-        linkname: '',
-        uname: names.user(process.getuid?.() ?? 0),
-        gname: names.group(process.getgid?.() ?? 0),
-        devmajor: 0,
-        devminor: 0,
-      });
-      hashes.push(h.update(data).digest('hex'));
+      const uid = process.getuid?.() ?? 0;
+      const gid = process.getgid?.() ?? 0;
+      hashes.push(
+        fileSum(downloadName(u), data, 0o100600, {
+          uid,
+          gid,
+          uname: names.user(uid),
+          gname: names.group(gid),
+        }),
+      );
     }
     // Heredocs (which the classic builder lacks) are summed as files of their names.
     for (const [i, h] of ins.heredocs.entries()) {
-      const data = heredocData[i] ?? Buffer.alloc(0);
-      const sum = sumHeader({
-        name: h.name,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        size: data.length,
-        typeflag: '0',
-        linkname: '',
-        uname: '',
-        gname: '',
-        devmajor: 0,
-        devminor: 0,
-      });
-      hashes.push(`file:${sum.update(data).digest('hex')}`);
+      hashes.push(`file:${fileSum(h.name, heredocData[i] ?? Buffer.alloc(0), 0o644)}`);
     }
     // One source: its own hash (a lone URL's bare); more: dockerd's `multi:` over them all.
     const source = hashes.length === 1 ? (hashes[0] ?? '') : hashList('multi', hashes);

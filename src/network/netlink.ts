@@ -196,14 +196,8 @@ export async function addVeth(p: VethPlan): Promise<void> {
   const inside = [
     `link set dev ${tmp} name ${p.ifname}`,
     `link set dev ${p.ifname} address ${p.mac}`,
-    // No duplicate address detection for IPv6: IPAM already made the address unique.
-    ...p.addresses.map(
-      (a) => `addr add ${a}${a.includes(':') ? ' nodad' : ' brd +'} dev ${p.ifname}`,
-    ),
-    `link set dev ${p.ifname} up`,
+    ...addressing(p),
   ];
-  if (p.gateway) inside.push(`route replace default via ${p.gateway} dev ${p.ifname}`);
-  if (p.gateway6) inside.push(`route replace default via ${p.gateway6} dev ${p.ifname}`);
   try {
     await ipBatch(inside, p.netns);
   } catch (err: unknown) {
@@ -379,20 +373,31 @@ export async function addMacvlan(p: MacvlanPlanLink): Promise<void> {
   );
   if (r.code !== 0)
     throw new SystemError(`failed to create the macvlan port: ${linkError(r.stderr)}`);
-  const inside = [
+  try {
+    await ipBatch(addressing(p), p.netns);
+  } catch (err: unknown) {
+    await deleteLinkIn(p.netns, p.ifname);
+    throw err;
+  }
+}
+
+/** `ip -batch` lines that give a container's interface its addresses and default routes. */
+function addressing(p: {
+  ifname: string;
+  addresses: string[];
+  gateway?: string;
+  gateway6?: string;
+}): string[] {
+  const lines = [
+    // No duplicate address detection for IPv6: IPAM already made the address unique.
     ...p.addresses.map(
       (a) => `addr add ${a}${a.includes(':') ? ' nodad' : ' brd +'} dev ${p.ifname}`,
     ),
     `link set dev ${p.ifname} up`,
   ];
-  if (p.gateway) inside.push(`route replace default via ${p.gateway} dev ${p.ifname}`);
-  if (p.gateway6) inside.push(`route replace default via ${p.gateway6} dev ${p.ifname}`);
-  try {
-    await ipBatch(inside, p.netns);
-  } catch (err: unknown) {
-    await deleteLinkIn(p.netns, p.ifname);
-    throw err;
-  }
+  if (p.gateway) lines.push(`route replace default via ${p.gateway} dev ${p.ifname}`);
+  if (p.gateway6) lines.push(`route replace default via ${p.gateway6} dev ${p.ifname}`);
+  return lines;
 }
 
 /** Deletes a link inside a sandbox's namespace; nothing when the namespace or link is gone. */
