@@ -49,8 +49,18 @@ export async function linkAddresses(name: string): Promise<string[] | undefined>
 async function ipBatch(commands: readonly string[], netns?: string): Promise<void> {
   if (commands.length === 0) return;
   const input = `${commands.join('\n')}\n`;
-  if (netns) await run('nsenter', [`--net=${netns}`, 'ip', '-batch', '-'], { input });
-  else await run('ip', ['-batch', '-'], { input });
+  const r = netns
+    ? await run('nsenter', [`--net=${netns}`, 'ip', '-batch', '-'], { input, allowFailure: true })
+    : await run('ip', ['-batch', '-'], { input, allowFailure: true });
+  if (r.code === 0) return;
+  // ip ends with `Command failed -:<line>`: name that command, with the kernel's answer.
+  const lines = r.stderr.trim().split('\n');
+  const at = /^Command failed -:(\d+)$/.exec(lines.at(-1) ?? '');
+  const answer = lines.filter((l) => !l.startsWith('Command failed')).join('; ');
+  const command = at ? commands[Number(at[1]) - 1] : undefined;
+  throw new SystemError(
+    `ip ${command ?? '-batch'}${netns ? ` (in ${path.basename(netns).slice(0, 12)})` : ''}: ${answer || `exit ${r.code}`}`,
+  );
 }
 
 async function sysctl(key: string, value: string, netns?: string): Promise<void> {

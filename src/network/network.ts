@@ -70,7 +70,7 @@ export interface Endpoint {
   endpointId: string;
   /** Host side of the veth; empty for a macvlan endpoint (nothing of it is on the host). */
   veth: string;
-  /** The link's name inside the sandbox (eth0...), for a macvlan endpoint. */
+  /** The link's name inside the sandbox (eth0...). */
   ifname?: string;
   ipv4: string;
   prefix: number;
@@ -92,6 +92,12 @@ export interface SandboxRecord {
   endpoints: Record<string, Endpoint>;
   /** Upstream resolvers of the container's resolv.conf, for the embedded DNS. */
   upstreams: string[];
+  /**
+   * The index of the next interface made in the running sandbox (`eth<n>`): counted up from 0
+   * at each start and never reused meanwhile, as dockerd names them, so that a connect after a
+   * disconnect does not take a name still in use.
+   */
+  nextIfIndex?: number;
 }
 
 export interface CreateNetworkRequest {

@@ -125,6 +125,21 @@ function modeOf(c: NetContainer): string {
   return m === '' || m === 'default' ? 'bridge' : m;
 }
 
+/**
+ * The order a starting sandbox's endpoints are made in, and so named (eth0, eth1, ...): as
+ * dockerd, the network of HostConfig.NetworkMode first; then, where dockerd follows a map's
+ * random order, by name.
+ */
+function startOrder(s: SandboxRecord, primary: string): [string, Attachment][] {
+  const first = (key: string, a: Attachment): boolean => key === primary || a.networkId === primary;
+  return Object.entries(s.attachments).sort(([ka, a], [kb, b]) => {
+    const fa = first(ka, a);
+    const fb = first(kb, b);
+    if (fa !== fb) return fa ? -1 : 1;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+}
+
 class Service implements NetworkService {
   readonly #o: NetworkServiceOptions;
   readonly #networks = new Map<string, NetworkRecord>();
@@ -801,14 +816,16 @@ class Service implements NetworkService {
             },
           )
         : [];
-    const ifname = `eth${Object.keys(s.endpoints).length}`;
+    const index = s.nextIfIndex ?? Object.keys(s.endpoints).length;
+    s.nextIfIndex = index + 1;
+    const ifname = `eth${index}`;
     // An internal macvlan network has no gateway at all (dockerd sets none for its endpoints).
     const routed = !(macvlan && n.Internal);
     const ep: Endpoint = {
       networkId: n.Id,
       endpointId: a.endpointId,
       veth: macvlan ? '' : `bv${a.endpointId.slice(0, 11)}`,
-      ...(macvlan ? { ifname } : {}),
+      ifname,
       ipv4,
       prefix: prefixLength(pool4),
       gateway: routed ? gatewayOf(pool4) : '',
@@ -935,7 +952,8 @@ class Service implements NetworkService {
     if (ep.veth) await deleteLink(ep.veth);
     // Taken out of the namespace now, not when the namespace is freed: the kernel frees it
     // later, and meanwhile the parent would refuse the same MAC to the next endpoint.
-    if (ep.ifname) await deleteLinkIn(path.join(this.#netnsDir, s.containerId), ep.ifname);
+    if (!ep.veth && ep.ifname)
+      await deleteLinkIn(path.join(this.#netnsDir, s.containerId), ep.ifname);
     delete s.endpoints[ep.networkId];
     await this.#saveSandbox(s);
   }
@@ -945,8 +963,9 @@ class Service implements NetworkService {
       const s = this.#sandboxes.get(c.id);
       if (!s) return;
       for (const ep of Object.values(s.endpoints)) await this.#endpointDown(s, ep);
+      s.nextIfIndex = 0;
       try {
-        for (const [key, a] of Object.entries(s.attachments)) {
+        for (const [key, a] of startOrder(s, modeOf(c))) {
           if (!this.#networks.has(a.networkId)) throw new NotFoundError(`network ${key} not found`);
           await this.#endpointUp(c, s, key, a);
         }

@@ -518,6 +518,70 @@ describe('networks against the anchor dockerd', () => {
       .replace(/nt-[0-9a-f]+-d/g, '<net>')
       .replace(/dc-[0-9a-f]+/g, '<ctr>');
 
+  test('interfaces are named eth<n> counted up, not reused after a disconnect, as dockerd', async () => {
+    const names = async (run: (args: string[]) => Promise<CommandResult>): Promise<string[]> => {
+      const o = async (args: string[]): Promise<string> => {
+        const r = await run(args);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      const nets = ['a', 'b', 'c'].map((x) => `nt-${suffix}-if${x}`);
+      const ctr = `ifc-${suffix}`;
+      // Each interface with the network its address is in (the networks' subnets differ).
+      const links = async (): Promise<string> => {
+        const subnets = new Map<string, string>();
+        for (const [i, n] of nets.entries()) {
+          const sub = await o(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', n]);
+          subnets.set(sub.trim().split('.').slice(0, 3).join('.'), 'abc'[i] ?? '?');
+        }
+        return (await o(['exec', ctr, 'ip', '-o', '-4', 'addr']))
+          .split('\n')
+          .map((l) => /^\d+: (eth\d+)\s+inet (\d+\.\d+\.\d+)\./.exec(l))
+          .filter((m) => m !== null)
+          .map((m) => `${m[1]}=${subnets.get(m[2] ?? '') ?? '?'}`)
+          .sort()
+          .join(',');
+      };
+      for (const n of nets) await o(['network', 'create', n]);
+      const seen: string[] = [];
+      try {
+        await o([
+          'run',
+          '-d',
+          '--name',
+          ctr,
+          '--network',
+          nets[0] ?? '',
+          'busybox',
+          'sleep',
+          '300',
+        ]);
+        await o(['network', 'connect', nets[1] ?? '', ctr]);
+        await o(['network', 'disconnect', nets[0] ?? '', ctr]);
+        await o(['network', 'connect', nets[2] ?? '', ctr]);
+        seen.push(await links());
+        await o(['network', 'connect', nets[0] ?? '', ctr]);
+        seen.push(await links());
+        await o(['restart', '-t', '0', ctr]);
+        seen.push(await links());
+      } finally {
+        await run(['rm', '-f', ctr]);
+        for (const n of nets) await run(['network', 'rm', n]);
+      }
+      return seen;
+    };
+    const ours = await names((args) => engine.docker(args));
+    assert.deepEqual(ours, [
+      'eth1=b,eth2=c',
+      'eth1=b,eth2=c,eth3=a',
+      // After a restart, the run's network first; dockerd takes the others in a map's order.
+      'eth0=a,eth1=b,eth2=c',
+    ]);
+    const theirs = await names(docker);
+    assert.deepEqual(theirs.slice(0, 2), ours.slice(0, 2));
+    assert.match(theirs[2] ?? '', /^eth0=a,eth1=[bc],eth2=[bc]$/);
+  });
+
   test('network inspect and the container view (/etc/hosts, resolv.conf, ip addr) match', async (t) => {
     if (!anchor) {
       t.skip('the anchor dockerd is not reachable at ' + anchorHost);
