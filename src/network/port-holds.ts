@@ -11,9 +11,9 @@ import { listenName, type PortMapping } from './ports.js';
  * an ephemeral port. Taking the hold is also the check that the port is free, race-free.
  *
  * TCP ports are held by a listening socket: the DNAT catches every packet to a local address
- * before it could reach the socket, so a connection arrives only where the rules are missing
- * for a moment (the container starting); such a connection is passed to the container when
- * its address is known, else closed. UDP ports are held by a bound socket whose datagrams are
+ * before it could reach the socket, so a connection arrives only where there is no rule: the
+ * container starting, or an IPv6 host address (the rules are IPv4's); such a connection is
+ * passed to the container when its address is known, else closed. UDP ports are held by a bound socket whose datagrams are
  * dropped. SCTP ports are not held (Node has no SCTP sockets).
  */
 export interface PortHolds {

@@ -94,6 +94,9 @@ export function portRules(
   p: PortMapping & { containerIp: string; bridge: string; owner: string },
   tag: string,
 ): Rule[] {
+  // An IPv6 host address has no IPv4 rule to go in: its port's hold (port-holds.ts) takes
+  // the connections and passes TCP on to the container, as docker-proxy does.
+  if (p.hostIp.includes(':')) return [];
   const k = c(tag, p.owner);
   const dst = p.hostIp === '0.0.0.0' ? '' : `-d ${p.hostIp}/32 `;
   const proto = `-p ${p.proto} -m ${p.proto}`;

@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import {
+  BerthError,
   ConflictError,
+  type ErrorOptions,
   ForbiddenError,
   InvalidArgumentError,
   NotFoundError,
@@ -123,6 +125,16 @@ function modeOf(c: NetContainer): string {
   if (c.config.NetworkDisabled) return 'none';
   const m = c.config.HostConfig?.NetworkMode ?? '';
   return m === '' || m === 'default' ? 'bridge' : m;
+}
+
+/** A port that cannot be published, in dockerd's words: the endpoint named, the class kept. */
+function connectivityError(err: unknown, container: string, endpointId: string): unknown {
+  if (!(err instanceof BerthError)) return err;
+  const Kind = err.constructor as new (message: string, options?: ErrorOptions) => BerthError;
+  return new Kind(
+    `driver failed programming external connectivity on endpoint ${container} (${endpointId}): ${err.message}`,
+    { cause: err },
+  );
 }
 
 /**
@@ -814,7 +826,9 @@ class Service implements NetworkService {
               take: (m) => this.#holds.take(m),
               release: (m) => this.#holds.release(m),
             },
-          )
+          ).catch((err: unknown) => {
+            throw connectivityError(err, c.name, a.endpointId);
+          })
         : [];
     const index = s.nextIfIndex ?? Object.keys(s.endpoints).length;
     s.nextIfIndex = index + 1;

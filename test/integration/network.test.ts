@@ -68,6 +68,15 @@ function bindHost(proto: 'tcp' | 'udp', host: string, port: number): Promise<str
   });
 }
 
+/** Binding a TCP port on ::1 from this process: 'ok' (and released again) or the error code. */
+function bindHostV6(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+    s.listen({ host: '::1', port, ipv6Only: true }, () => s.close(() => resolve('ok')));
+  });
+}
+
 /** A port free on the host now: the kernel's pick, released. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -371,7 +380,7 @@ describe('networks', () => {
     assert.match(
       refused.stderr,
       new RegExp(
-        `Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busyPort}: bind: address already in use`,
+        `driver failed programming external connectivity on endpoint busy-${suffix} \\([0-9a-f]{64}\\): Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busyPort}: bind: address already in use`,
       ),
     );
     assert.deepEqual({ ...(await hostState()), netns: beforeBusy.netns }, beforeBusy);
@@ -392,7 +401,9 @@ describe('networks', () => {
     assert.notEqual(clash.code, 0);
     assert.match(
       clash.stderr,
-      new RegExp(`Bind for 0\\.0\\.0\\.0:${port} failed: port is already allocated`),
+      new RegExp(
+        `driver failed programming external connectivity on endpoint clash-${suffix} \\([0-9a-f]{64}\\): Bind for 0\\.0\\.0\\.0:${port} failed: port is already allocated`,
+      ),
     );
     const afterClash = await hostState();
     assert.deepEqual({ ...afterClash, netns: before.netns }, before);
@@ -409,6 +420,24 @@ describe('networks', () => {
     assert.equal(await bindHost('tcp', '0.0.0.0', port), 'ok');
     assert.equal(await bindHost('udp', '0.0.0.0', port), 'ok');
     assert.equal(await bindHost('tcp', '0.0.0.0', randomPort), 'ok');
+  });
+
+  test('an IPv6 host address: the port is held on it and TCP reaches the container', async () => {
+    const port = await freePort();
+    const name = `v6-${suffix}`;
+    await b('run', '-d', '--name', name, '-p', `[::1]:${port}:80`, ...httpd);
+    try {
+      assert.equal(await b('port', name), `80/tcp -> [::1]:${port}`);
+      // No IPv4 rule can carry it: the hold passes the connection on, as docker-proxy does.
+      const rules = await ok(host('iptables-save', []));
+      assert.ok(!rules.includes(`--dport ${port} `), 'no iptables rule for a v6 binding');
+      const id = await b('inspect', '-f', '{{.Config.Hostname}}', name);
+      assert.equal(await hostGet('::1', port), id);
+      assert.equal(await bindHostV6(port), 'EADDRINUSE');
+    } finally {
+      await b('rm', '-f', name);
+    }
+    assert.equal(await bindHostV6(port), 'ok');
   });
 
   test('after a crash, running containers keep ports and names; dead ones leave nothing', async () => {
