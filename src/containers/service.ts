@@ -1682,8 +1682,10 @@ function namingContainer(err: unknown, ref: string): never {
   throw err;
 }
 
+/** For signals to a task that may end meanwhile: its being gone or not running is no error. */
 function ignoreGone(err: unknown): void {
-  if (err instanceof NotFoundError || errnoCode(err) === 'ESRCH') return;
+  if (err instanceof NotFoundError || err instanceof ConflictError || errnoCode(err) === 'ESRCH')
+    return;
   throw err;
 }
 

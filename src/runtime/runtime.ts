@@ -94,7 +94,11 @@ export interface Runtime {
   create(options: CreateTaskOptions): Promise<TaskState>;
   /** Starts a created task's entrypoint. */
   start(id: string): Promise<void>;
-  /** Sends a signal (number) to the task's init, or every process with `all`. */
+  /**
+   * Sends a signal (number) to the task's init, or every process with `all`. ConflictError
+   * when the task is not running (also when it ends while the signal is sent), NotFoundError
+   * when there is no such task.
+   */
   kill(id: string, signal: number, options?: { all?: boolean }): Promise<void>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;

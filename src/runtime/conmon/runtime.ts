@@ -442,7 +442,18 @@ class ConmonRuntime implements Runtime {
   async kill(id: string, signal: number, options: { all?: boolean } = {}): Promise<void> {
     const rec = await this.#requireRecord(id);
     if (options.all) {
-      await this.#runcCmd(['kill', '--all', id, String(signal)], id);
+      try {
+        await this.#runcCmd(['kill', '--all', id, String(signal)], id);
+      } catch (err: unknown) {
+        // A task that exits meanwhile is being deleted: runc then finds its cgroup gone
+        // (`lstat /sys/fs/cgroup/...`) rather than saying it is not running.
+        const gone =
+          (await this.#livePid(rec)) === undefined || (await exists(path.join(this.#exitsDir, id)));
+        if (gone && !(err instanceof NotFoundError)) {
+          throw new ConflictError(`task ${id} is not running`, { cause: err });
+        }
+        throw err;
+      }
       return;
     }
     const pid = await this.#livePid(rec);
