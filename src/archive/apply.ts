@@ -65,21 +65,37 @@ export async function extract(
     ex.destroy(err instanceof Error ? err : new Error(String(err)));
     throw err;
   });
-  const state: ApplyState = { root: absRoot, options, added: new Set(), dirTimes: [] };
+  const state: ApplyState = {
+    root: absRoot,
+    options,
+    added: new Set(),
+    dirTimes: [],
+    dirs: new Map(),
+    fresh: new Set(),
+    finishing: new Set(),
+    creating: 0,
+  };
   let index = 0;
+  let contentSize = 0;
   try {
     for await (const entry of ex) {
       options.signal?.throwIfAborted();
       const xattrs = scanner.xattrs(index++);
-      await applyEntry(state, entry.header, entry, xattrs);
+      const h = entry.header;
+      if (h.type === 'file' || h.type === 'contiguous-file') contentSize += h.size ?? 0;
+      else if (h.type === 'symlink') contentSize += Buffer.byteLength(h.linkname ?? '');
+      await applyEntry(state, h, entry, xattrs);
       for await (const _ of entry) {
         // Whatever an entry carries beyond what was used (a directory's data) is passed over.
       }
     }
     await feed;
+    await settle(state);
   } catch (err: unknown) {
     stream.destroy();
     await feed.catch(() => undefined);
+    // Nothing of this extraction is left running once it has failed.
+    await settle(state).catch(() => undefined);
     throw wrapTarError(err);
   }
   for (const { file, mtime } of state.dirTimes.reverse()) {
@@ -89,7 +105,7 @@ export async function extract(
       if (!isNotFound(err)) throw err;
     }
   }
-  return { diffID: scanner.digest(), size: scanner.size };
+  return { diffID: scanner.digest(), size: scanner.size, contentSize };
 }
 
 function wrapTarError(err: unknown): unknown {
@@ -108,6 +124,55 @@ interface ApplyState {
   /** Host paths this tar created, which an opaque whiteout keeps. */
   added: Set<string>;
   dirTimes: { file: string; mtime: Date }[];
+  /**
+   * Parent directories already resolved in this extraction, by their clean relative name:
+   * each one exists as a directory and was reached through no symlink, so its host path is
+   * root joined with the name. Only this extraction writes under root, and every removal of a
+   * path drops the entries at or below it (see {@link removePath}), so an entry stays true.
+   */
+  dirs: Map<string, string>;
+  /**
+   * Directories this extraction created (host paths) that hold nothing it did not add: a
+   * name in one of them that is not in `added` does not exist.
+   */
+  fresh: Set<string>;
+  /** Metadata of entries still being set, see {@link finishLater}. */
+  finishing: Set<Promise<void>>;
+  /** Symlinks among those whose creation itself is still under way. */
+  creating: number;
+  failure?: { err: unknown };
+}
+
+/** Removes `target` (recursively) and forgets the resolved directories at or below it. */
+async function removePath(state: ApplyState, target: string): Promise<void> {
+  await settle(state);
+  forgetDirs(state, target);
+  await fs.rm(target, { recursive: true, force: true });
+}
+
+function forgetDirs(state: ApplyState, target: string): void {
+  const under = target + path.sep;
+  for (const [rel, dir] of state.dirs) {
+    if (dir === target || dir.startsWith(under)) state.dirs.delete(rel);
+  }
+  for (const dir of state.fresh) {
+    if (dir === target || dir.startsWith(under)) state.fresh.delete(dir);
+  }
+}
+
+/**
+ * The host directory of the parent `rel` of an entry, created (with missing parents) when
+ * absent. Resolved inside root like every path; remembered when no symlink was followed.
+ */
+async function parentDirectory(state: ApplyState, rel: string): Promise<string> {
+  const known = state.dirs.get(rel);
+  if (known !== undefined) return known;
+  // Resolving reads links on the way, which a symlink still being created would hide.
+  if (state.creating > 0) await settle(state);
+  const dir = await resolveInRoot(state.root, rel);
+  if (await mkdirParents(dir, state.options.ids)) state.fresh.add(dir);
+  if (dir === path.join(state.root, rel)) state.dirs.set(rel, dir);
+  return dir;
 }
 
 interface Header {
@@ -167,42 +232,68 @@ async function applyEntry(
   if (rel === '') return;
   options.onEntry?.({ name: full, type: header.type ?? 'file', linkname: header.linkname ?? '' });
   const baseName = path.posix.basename(full);
-  const parentRel = path.posix.dirname(full);
-  const parentDir = await resolveInRoot(root, parentRel === '.' ? '' : parentRel);
+  const dirRel = path.posix.dirname(full);
+  const parentRel = dirRel === '.' ? '' : dirRel;
 
   if (options.whiteouts !== 'none' && baseName.startsWith(whiteoutPrefix)) {
+    await settle(state);
+    const parentDir = state.dirs.get(parentRel) ?? (await resolveInRoot(root, parentRel));
     await applyWhiteout(state, header, parentDir, baseName);
     return;
   }
 
-  await mkdirParents(parentDir, options.ids);
+  const parentDir = await parentDirectory(state, parentRel);
   const target = path.join(parentDir, baseName);
   const type = header.type ?? 'file';
   const isDir = type === 'directory';
-  const existing = await lstatOrUndefined(target);
-  if (existing && !(existing.isDirectory() && isDir)) {
-    if (options.noOverwriteDirNonDir && existing.isDirectory() !== isDir) {
-      throw refuse(
-        header.name,
-        existing.isDirectory()
-          ? 'cannot overwrite a directory with a non-directory'
-          : 'cannot overwrite a non-directory with a directory',
-      );
+  // A symlink that certainly does not exist yet is created along with its metadata, while
+  // the next entries are read (see finishLater); those entries wait for it unless they are
+  // such symlinks too, since they might resolve through it or replace it.
+  const later = type === 'symlink' && state.fresh.has(parentDir) && !state.added.has(target);
+  if (!later && state.creating > 0) await settle(state);
+  // What is already at target is looked at only when creating fails with EEXIST: most entries
+  // of a layer are new, and each lstat is a round trip to the disk.
+  const replaceExisting = async (): Promise<boolean> => {
+    await settle(state);
+    const existing = await lstatOrUndefined(target);
+    if (existing && existing.isDirectory() && isDir) return true;
+    if (existing) {
+      if (options.noOverwriteDirNonDir && existing.isDirectory() !== isDir) {
+        throw refuse(
+          header.name,
+          existing.isDirectory()
+            ? 'cannot overwrite a directory with a non-directory'
+            : 'cannot overwrite a non-directory with a directory',
+        );
+      }
+      await removePath(state, target);
     }
-    await fs.rm(target, { recursive: true, force: true });
-  }
+    return false;
+  };
+  /** Creates target; true when it was an existing directory, kept (the entry is one too). */
+  const create = async (make: () => Promise<void>): Promise<boolean> => {
+    try {
+      await make();
+    } catch (err: unknown) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      if (await replaceExisting()) return true;
+      await make();
+    }
+    return false;
+  };
 
   const mode = (header.mode ?? 0o644) & 0o7777;
   switch (type) {
     case 'file':
     case 'contiguous-file':
-      await writeFileFrom(target, body);
+      await create(() => writeFileFrom(target, body));
       break;
     case 'directory':
-      if (!existing?.isDirectory()) await fs.mkdir(target, { mode: 0o700 });
+      if (!(await create(() => fs.mkdir(target, { mode: 0o700 }).then(() => undefined))))
+        state.fresh.add(target);
       break;
     case 'symlink':
-      await fs.symlink(header.linkname ?? '', target);
+      if (!later) await create(() => fs.symlink(header.linkname ?? '', target));
       break;
     case 'link': {
       const linkRel = cleanName(header.linkname ?? '', 'hardlink target');
@@ -212,14 +303,17 @@ async function applyEntry(
         await resolveInRoot(root, lp === '.' ? '' : lp),
         path.posix.basename(linkRel),
       );
-      const st = await lstatOrUndefined(source);
-      if (!st || st.isDirectory()) {
-        throw refuse(
-          header.name,
-          `hardlink target ${JSON.stringify(header.linkname)} is not in the archive`,
-        );
-      }
-      await fs.link(source, target);
+      // The target is checked after a path in the way was removed: a link to itself is refused.
+      await create(async () => {
+        const st = await lstatOrUndefined(source);
+        if (!st || st.isDirectory()) {
+          throw refuse(
+            header.name,
+            `hardlink target ${JSON.stringify(header.linkname)} is not in the archive`,
+          );
+        }
+        await fs.link(source, target);
+      });
       state.added.add(target);
       // A hard link shares its inode, and so its metadata, with the target.
       return;
@@ -229,7 +323,9 @@ async function applyEntry(
     case 'fifo': {
       const kind =
         type === 'fifo' ? fsc.S_IFIFO : type === 'block-device' ? fsc.S_IFBLK : fsc.S_IFCHR;
-      native().mknod(target, kind | mode, header.devmajor ?? 0, header.devminor ?? 0);
+      await create(async () =>
+        native().mknod(target, kind | mode, header.devmajor ?? 0, header.devminor ?? 0),
+      );
       break;
     }
     default:
@@ -241,26 +337,67 @@ async function applyEntry(
   const uid = options.chown?.uid ?? paxNumber(header, 'uid') ?? header.uid ?? 0;
   const gid = options.chown?.gid ?? paxNumber(header, 'gid') ?? header.gid ?? 0;
   const owner = options.ids ? options.ids(uid, gid) : { uid, gid };
-  await fs.lchown(target, owner.uid, owner.gid);
-  // After lchown, which clears set-id bits; symlinks have no mode of their own on Linux.
-  if (type !== 'symlink') await fs.chmod(target, mode);
-  for (const [name, value] of xattrs ?? []) {
-    try {
-      native().lsetxattr(target, name, value);
-    } catch (err: unknown) {
-      if (errnoCode(err) !== 'ENOTSUP') throw err;
-    }
-  }
   const paxMtime = paxNumber(header, 'mtime');
   const mtime = paxMtime !== undefined ? new Date(paxMtime * 1000) : (header.mtime ?? new Date(0));
   if (isDir) state.dirTimes.push({ file: target, mtime });
-  else await fs.lutimes(target, mtime, mtime);
+  if (later) state.creating++;
+  await finishLater(state, async () => {
+    if (later) {
+      try {
+        await fs.symlink(header.linkname ?? '', target);
+      } finally {
+        state.creating--;
+      }
+    }
+    await fs.lchown(target, owner.uid, owner.gid);
+    // After lchown, which clears set-id bits; symlinks have no mode of their own on Linux.
+    if (type !== 'symlink') await fs.chmod(target, mode);
+    for (const [name, value] of xattrs ?? []) {
+      try {
+        native().lsetxattr(target, name, value);
+      } catch (err: unknown) {
+        if (errnoCode(err) !== 'ENOTSUP') throw err;
+      }
+    }
+    if (!isDir) await fs.lutimes(target, mtime, mtime);
+  });
+}
+
+/** Entries whose owner, mode and times may be set at once while later entries are created. */
+const maxFinishing = 16;
+
+/**
+ * Sets an entry's metadata (`work`, on the path just created) while the next entries are
+ * created: each of those calls is a round trip to the disk, and entries that follow are on
+ * other paths. Anything that removes or replaces a path, or reads a directory's listing,
+ * first waits for every entry still finishing ({@link settle}), as does the end of the
+ * extraction, so the order of operations on any one path is the tar's.
+ */
+async function finishLater(state: ApplyState, work: () => Promise<void>): Promise<void> {
+  const p: Promise<void> = work().then(
+    () => {
+      state.finishing.delete(p);
+    },
+    (err: unknown) => {
+      state.finishing.delete(p);
+      state.failure ??= { err };
+    },
+  );
+  state.finishing.add(p);
+  if (state.failure !== undefined || state.finishing.size >= maxFinishing) await settle(state);
+}
+
+/** Waits for every entry still finishing; throws the first failure among them. */
+async function settle(state: ApplyState): Promise<void> {
+  while (state.finishing.size > 0) await Promise.all(state.finishing);
+  if (state.failure !== undefined) throw state.failure.err;
 }
 
 /** Creates `dir` and missing parents; those it creates are owned by the mapped root, as dockerd. */
-async function mkdirParents(dir: string, ids: IdShift | undefined): Promise<void> {
+async function mkdirParents(dir: string, ids: IdShift | undefined): Promise<boolean> {
   const first = await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  if (first === undefined || !ids) return;
+  if (first === undefined) return false;
+  if (!ids) return true;
   const root = ids(0, 0);
   let p = dir;
   const made: string[] = [];
@@ -270,6 +407,7 @@ async function mkdirParents(dir: string, ids: IdShift | undefined): Promise<void
     p = path.dirname(p);
   }
   for (const d of made) await fs.lchown(d, root.uid, root.gid);
+  return true;
 }
 
 async function applyWhiteout(
@@ -278,6 +416,7 @@ async function applyWhiteout(
   parentDir: string,
   baseName: string,
 ): Promise<void> {
+  await settle(state);
   if (baseName === opaqueWhiteout) {
     if (state.options.whiteouts === 'overlay') {
       await fs.mkdir(parentDir, { recursive: true, mode: 0o755 });
@@ -294,7 +433,7 @@ async function applyWhiteout(
     }
     for (const name of names) {
       const child = path.join(parentDir, name);
-      if (!state.added.has(child)) await fs.rm(child, { recursive: true, force: true });
+      if (!state.added.has(child)) await removePath(state, child);
     }
     return;
   }
@@ -303,17 +442,19 @@ async function applyWhiteout(
     throw refuse(header.name, 'invalid whiteout');
   const target = path.join(parentDir, victim);
   if (state.options.whiteouts === 'remove') {
-    await fs.rm(target, { recursive: true, force: true });
+    await removePath(state, target);
     return;
   }
   await fs.mkdir(parentDir, { recursive: true, mode: 0o755 });
-  await fs.rm(target, { recursive: true, force: true });
+  await removePath(state, target);
   native().mknod(target, fsc.S_IFCHR, 0, 0);
   await fs.lchown(target, header.uid ?? 0, header.gid ?? 0);
 }
 
 function decompressorFor(head: Buffer): Transform {
-  if (head[0] === 0x1f && head[1] === 0x8b) return zlib.createGunzip();
+  // Larger output chunks than the default 16 KiB: each chunk is a round trip to the thread
+  // pool and a callback.
+  if (head[0] === 0x1f && head[1] === 0x8b) return zlib.createGunzip({ chunkSize: 128 * 1024 });
   if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) {
     throw new InvalidArgumentError('zstd layers are not supported');
   }
@@ -359,14 +500,28 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
   return { head, stream };
 }
 
+/** Bytes of a file's data gathered before one write: fewer round trips for large files. */
+const writeBatch = 1 << 20;
+
 async function writeFileFrom(target: string, body: AsyncIterable<unknown>): Promise<void> {
   const handle = await fs.open(target, 'wx', 0o600);
   try {
-    for await (const chunk of body) {
-      const b = chunk as Buffer;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      const b = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
       let off = 0;
       while (off < b.length) off += (await handle.write(b, off, b.length - off)).bytesWritten;
+    };
+    for await (const chunk of body) {
+      const b = chunk as Buffer;
+      batch.push(b);
+      batched += b.length;
+      if (batched >= writeBatch) await flush();
     }
+    if (batched > 0) await flush();
   } finally {
     await handle.close();
   }

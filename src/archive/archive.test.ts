@@ -355,6 +355,89 @@ describe('archive', () => {
     assert.ok((await fs.lstat(path.join(root, 'gone'))).isDirectory());
   });
 
+  it('within one tar, a directory replaced by a symlink or removed is resolved again', async () => {
+    const outside = await fresh('outside2');
+    const root = await fresh('reresolve');
+    const res = await applyLayer(
+      root,
+      Readable.from([
+        await makeTar([
+          { name: 'a/', mode: 0o755 },
+          { name: 'a/f', body: 'in a' },
+          // `a` becomes a link out of the root: what follows under it lands inside root.
+          { name: 'a', type: 'symlink', linkname: outside },
+          { name: 'a/g', body: 'through the link' },
+          { name: 'b/c/', mode: 0o755 },
+          { name: 'b/c/f', body: 'x' },
+          { name: '.wh.b', body: '' },
+          { name: 'b', type: 'symlink', linkname: 'a' },
+          { name: 'b/h', body: 'through two links' },
+          { name: 'self', body: 'me' },
+          { name: 'self', type: 'link', linkname: 'self' },
+        ]),
+      ]),
+      { whiteouts: 'remove' },
+    ).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(res instanceof InvalidArgumentError && /hardlink target/.test(res.message));
+    assert.deepEqual(await fs.readdir(outside), []);
+    assert.equal(await fs.readlink(path.join(root, 'a')), outside);
+    assert.equal(await fs.readFile(path.join(root, outside, 'g'), 'utf8'), 'through the link');
+    assert.equal(await fs.readFile(path.join(root, outside, 'h'), 'utf8'), 'through two links');
+    assert.equal(await fs.readlink(path.join(root, 'b')), 'a');
+  });
+
+  it('symlinks made while later entries are read: resolved through, replaced, counted', async () => {
+    const root = await fresh('links');
+    const names = Array.from({ length: 40 }, (_, i) => `bin/l${i}`);
+    await applyLayer(
+      root,
+      Readable.from([
+        await makeTar([
+          { name: 'bin/', mode: 0o755 },
+          ...names.map((name): E => ({ name, type: 'symlink', linkname: 'busybox', uid: 7 })),
+          { name: 'bin/busybox', body: 'ELF', mode: 0o755 },
+          { name: 'bin/to-sub', type: 'symlink', linkname: 'sub' },
+          { name: 'bin/sub/', mode: 0o755 },
+          { name: 'bin/to-sub/f', body: 'through the link' },
+          { name: 'bin/l3', type: 'symlink', linkname: 'other' },
+          { name: 'bin/l4', body: 'now a file' },
+          { name: 'bin/.wh.l5', body: '' },
+          { name: 'bin/l6', type: 'link', linkname: 'bin/busybox' },
+        ]),
+      ]),
+      { whiteouts: 'remove' },
+    );
+    assert.equal(await fs.readFile(path.join(root, 'bin/sub/f'), 'utf8'), 'through the link');
+    assert.equal(await fs.readlink(path.join(root, 'bin/l0')), 'busybox');
+    assert.equal((await fs.lstat(path.join(root, 'bin/l39'))).uid, 7);
+    assert.equal(await fs.readlink(path.join(root, 'bin/l3')), 'other');
+    assert.equal(await fs.readFile(path.join(root, 'bin/l4'), 'utf8'), 'now a file');
+    await assert.rejects(fs.lstat(path.join(root, 'bin/l5')), /ENOENT/);
+    assert.equal((await fs.lstat(path.join(root, 'bin/l6'))).nlink, 2);
+    assert.equal((await fs.readdir(path.join(root, 'bin'))).length, 42);
+  });
+
+  it('gives the content size: file bytes and symlink target lengths', async () => {
+    const root = await fresh('size');
+    const res = await applyLayer(
+      root,
+      Readable.from([
+        await makeTar([
+          { name: 'd/', mode: 0o755 },
+          { name: 'd/f', body: 'hello' },
+          { name: 'd/l', type: 'symlink', linkname: 'f' },
+          { name: 'd/h', type: 'link', linkname: 'd/f' },
+          { name: 'd/.wh.x', body: '' },
+        ]),
+      ]),
+      { whiteouts: 'remove' },
+    );
+    assert.equal(res.contentSize, 6);
+  });
+
   it('tarTree round-trips a tree, deterministically, with capabilities', async () => {
     const src = await fresh('tsrc');
     await applyLayer(src, Readable.from([await makeTar(layer1)]), { whiteouts: 'remove' });

@@ -12,6 +12,11 @@ export interface ApplyResult {
   diffID: Digest;
   /** Bytes of the uncompressed tar stream. */
   size: number;
+  /**
+   * Docker's size of the layer: the bytes of its regular files and the lengths of its symlink
+   * targets, as the tar headers give them.
+   */
+  contentSize: number;
 }
 
 export interface ApplyOptions {

@@ -242,7 +242,10 @@ class HttpEngineClient implements EngineClient {
 
   private tlsOptions(): Record<string, unknown> {
     const t = this.tls;
-    if (!t) return {};
+    // Without TLS no server name is sent; an empty one spares the http agent working it out
+    // from the Host header, whose first IP test compiles a large regular expression (~5 ms of
+    // every CLI command's start-up).
+    if (!t) return { servername: '' };
     return {
       ...(t.ca ? { ca: t.ca } : {}),
       ...(t.cert ? { cert: t.cert } : {}),

@@ -47,11 +47,11 @@ export interface DistributionHost {
   records(): ImageRecord[];
   /** Protects a blob from collection for the operation's lifetime. */
   hold(digest: string): void;
-  /** Unpacks the layers of a record not yet committed; `onLayer` before each one unpacked. */
-  unpack(
-    record: ImageRecord,
-    onLayer: (index: number, phase: 'start' | 'done') => void,
-  ): Promise<void>;
+  /**
+   * Unpacks the layers of a record not yet committed, in chain order; returns the content
+   * size of each layer it unpacked (undefined where the layer already was).
+   */
+  unpack(record: ImageRecord, options: UnpackProgress): Promise<(number | undefined)[]>;
   /** Records a pulled image: adds the record (or merges), gives the tag, adds the repo digest. */
   commit(
     record: ImageRecord,
@@ -63,6 +63,13 @@ export interface DistributionHost {
   pushed(id: string, repoDigest: string, repository: string): Promise<void>;
   /** Docker's layer size (file bytes) of a stored layer blob. */
   layerSize(digest: Digest): Promise<number>;
+}
+
+export interface UnpackProgress {
+  /** Resolves once layer `index`'s blob is stored (rejects when it will not be). */
+  ready?: (index: number) => Promise<void>;
+  /** Told before and after each layer is unpacked. */
+  onLayer?: (index: number, phase: 'start' | 'done') => void;
 }
 
 export interface PullRequest {
@@ -87,6 +94,25 @@ async function has(content: Store, digest: string): Promise<boolean> {
     if (err instanceof NotFoundError) return false;
     throw err;
   }
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** A promise settled from outside; settling it again does nothing. */
+function deferred(): Deferred {
+  let resolve = (): void => undefined;
+  let reject = (_err: unknown): void => undefined;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Awaited only by the unpacking, which may have stopped before reaching this layer.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 /** `docker pull`: one tag, one digest, or (allTags) every tag of the repository. */
@@ -176,23 +202,33 @@ async function pullOne(
   missing
     .slice(host.options.maxDownloads)
     .forEach(({ i }) => req.onProgress(layerEvent(ids[i] ?? '', 'Waiting')));
-  await eachLimited(missing, host.options.maxDownloads, async ({ l, i }) => {
+  // Each layer is unpacked as soon as its blob is stored and its parent unpacked, while the
+  // later ones still download. The first failure rejects every layer still awaited.
+  const stored = layers.map(() => deferred());
+  present.forEach((p, i) => p && stored[i]?.resolve());
+  const downloads = eachLimited(missing, host.options.maxDownloads, async ({ l, i }) => {
     const id = ids[i] ?? '';
     let last = 0;
-    await repo.fetchBlob(l, host.content, (current) => {
-      // At most one message per 512 KiB, and the last one, as dockerd thins them out.
-      if (current - last >= 512 * 1024 || current === l.size || last === 0) {
-        last = current;
-        req.onProgress(progressEvent(id, 'Downloading', current, l.size));
-      }
-    });
+    try {
+      await repo.fetchBlob(l, host.content, (current) => {
+        // At most one message per 512 KiB, and the last one, as dockerd thins them out.
+        if (current - last >= 512 * 1024 || current === l.size || last === 0) {
+          last = current;
+          req.onProgress(progressEvent(id, 'Downloading', current, l.size));
+        }
+      });
+    } catch (err: unknown) {
+      for (const d of stored) d.reject(err);
+      throw err;
+    }
     req.onProgress(layerEvent(id, 'Verifying Checksum'));
     req.onProgress(layerEvent(id, 'Download complete'));
+    stored[i]?.resolve();
   });
+  // Settled below in every case; this only keeps an early failure from counting as unhandled.
+  downloads.catch(() => undefined);
 
   await writeBlob(host.content, manifestBody, manifestDigest);
-  const layerSizes: number[] = [];
-  for (const l of layers) layerSizes.push(await host.layerSize(l.digest as Digest));
   const record: ImageRecord = {
     id: manifest.config.digest as Digest,
     manifest: manifestDigest,
@@ -200,17 +236,33 @@ async function pullOne(
     repoDigests: [],
     config,
     chainIDs: chainIDs(diffIDs),
-    size: layerSizes.reduce((a, b) => a + b, 0),
-    layerSizes,
+    size: 0,
+    layerSizes: [],
     added: new Date().toISOString(),
   };
-  await host.unpack(record, (index, phase) => {
-    if (present[index]) return;
-    const id = ids[index] ?? '';
-    const size = layers[index]?.size ?? 0;
-    if (phase === 'start') req.onProgress(progressEvent(id, 'Extracting', size, size));
-    else req.onProgress(layerEvent(id, 'Pull complete'));
-  });
+  let unpacked: (number | undefined)[];
+  try {
+    unpacked = await host.unpack(record, {
+      ready: async (index) => stored[index]?.promise,
+      onLayer: (index, phase) => {
+        if (present[index]) return;
+        const id = ids[index] ?? '';
+        const size = layers[index]?.size ?? 0;
+        if (phase === 'start') req.onProgress(progressEvent(id, 'Extracting', size, size));
+        else req.onProgress(layerEvent(id, 'Pull complete'));
+      },
+    });
+  } finally {
+    // No blob is left being written when the pull ends, whichever way it ends.
+    await downloads.catch(() => undefined);
+  }
+  await downloads;
+  const layerSizes: number[] = [];
+  for (const [i, l] of layers.entries()) {
+    layerSizes.push(unpacked[i] ?? (await host.layerSize(l.digest as Digest)));
+  }
+  record.layerSizes = layerSizes;
+  record.size = layerSizes.reduce((a, b) => a + b, 0);
 
   const tag =
     ref.digest === undefined

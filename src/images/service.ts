@@ -49,7 +49,13 @@ import type {
   RemoveResult,
 } from './images.js';
 import { chainIDs, layerContentSize, storeLayer, type StoredLayer } from './layers.js';
-import { pull, push, type DistributionHost, type DistributionOptions } from './distribution.js';
+import {
+  pull,
+  push,
+  type DistributionHost,
+  type DistributionOptions,
+  type UnpackProgress,
+} from './distribution.js';
 import { readArchive, removeStaging, type StagedImage } from './load.js';
 import {
   familiarName,
@@ -1239,7 +1245,7 @@ class Images implements ImageService {
       options: this.#distribution,
       records: () => [...this.#records.values()].map((r) => structuredClone(r)),
       hold: (digest) => lease.digests.add(digest),
-      unpack: (record, onLayer) => this.#unpackLeased(record, lease, onLayer),
+      unpack: (record, options) => this.#unpackLeased(record, lease, options),
       layerSize: async (digest) => layerContentSize(await this.#content.reader(digest)),
       commit: async (record, tag, repoDigest, source) => {
         await this.#mutate((draft) => {
@@ -1308,11 +1314,18 @@ class Images implements ImageService {
     return image.chainIDs[image.chainIDs.length - 1];
   }
 
+  /**
+   * Unpacks the image's layers in chain order, each once `ready(index)` has resolved (its
+   * blob is stored); the content size of each layer unpacked now, undefined for those that
+   * already were.
+   */
   async #unpackLeased(
     image: ImageRecord,
     lease: Lease,
-    onLayer?: (index: number, phase: 'start' | 'done') => void,
-  ): Promise<void> {
+    options: UnpackProgress = {},
+  ): Promise<(number | undefined)[]> {
+    const { ready, onLayer } = options;
+    const sizes: (number | undefined)[] = [];
     const chain = chainIDs(image.config.rootfs.diff_ids);
     for (const c of chain) lease.snapshots.add(c);
     const manifest = await this.#manifest(image.manifest);
@@ -1324,8 +1337,9 @@ class Images implements ImageService {
       const diffID = image.config.rootfs.diff_ids[i];
       if (!layer || !diffID) continue;
       lease.digests.add(layer.digest);
+      await ready?.(i);
       onLayer?.(i, 'start');
-      await this.#unpacking.withLock(key, () =>
+      sizes[i] = await this.#unpacking.withLock(key, () =>
         this.#unpackLayer(
           key,
           i > 0 ? chain[i - 1] : undefined,
@@ -1336,6 +1350,7 @@ class Images implements ImageService {
       );
       onLayer?.(i, 'done');
     }
+    return sizes;
   }
 
   async #unpackLayer(
@@ -1344,10 +1359,10 @@ class Images implements ImageService {
     blob: Digest,
     diffID: string,
     lease: Lease,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     try {
       const info = await this.#snapshots.stat(chainID);
-      if (info.kind === 'committed') return;
+      if (info.kind === 'committed') return undefined;
       throw new SystemError(`snapshot ${chainID} exists but is not committed`);
     } catch (err: unknown) {
       if (!(err instanceof NotFoundError)) throw err;
@@ -1358,7 +1373,7 @@ class Images implements ImageService {
     let committed = false;
     try {
       const only = mounts.length === 1 ? mounts[0] : undefined;
-      let result: { diffID: string };
+      let result: { diffID: string; contentSize: number };
       const reader = await this.#content.reader(blob);
       if (only && only.type === 'bind') {
         result = await applyLayer(only.source, reader, this.#applyOptions());
@@ -1387,6 +1402,7 @@ class Images implements ImageService {
         // Someone committed the same layer meanwhile; theirs is as good as ours.
         if (!(err instanceof ConflictError)) throw err;
       }
+      return result.contentSize;
     } finally {
       if (!committed) await this.#discardSnapshot(key);
     }

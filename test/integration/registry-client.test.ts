@@ -154,6 +154,8 @@ interface Proxy {
   port: number;
   host: string;
   mode: ProxyMode;
+  /** When set, only the blob of this digest is tampered with; others pass. */
+  only?: string;
   /** Range headers seen on blob requests. */
   ranges: string[];
   /** Resolves when a blob response has been half sent in 'stall' mode. */
@@ -211,7 +213,12 @@ async function startProxy(target: number): Promise<Proxy> {
           return;
         }
         const size = Number(upRes.headers['content-length'] ?? 0);
-        const tamper = isBlob && upRes.statusCode === 200 && size > 65536 && proxy.mode !== 'pass';
+        const tamper =
+          isBlob &&
+          upRes.statusCode === 200 &&
+          size > 65536 &&
+          proxy.mode !== 'pass' &&
+          (proxy.only === undefined || (req.url ?? '').includes(proxy.only));
         if (!tamper) {
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
           upRes.pipe(res);
@@ -269,6 +276,15 @@ async function startProxy(target: number): Promise<Proxy> {
 async function ingestEmpty(engine: Engine): Promise<boolean> {
   const dir = path.join(engine.dataRoot, 'content', 'ingest');
   return (await fs.readdir(dir)).length === 0;
+}
+
+/** The blob files and snapshot records of an engine, to compare before and after. */
+async function storedState(engine: Engine): Promise<{ blobs: string[]; snapshots: string[] }> {
+  const list = async (dir: string): Promise<string[]> => (await fs.readdir(dir)).sort();
+  return {
+    blobs: await list(path.join(engine.dataRoot, 'content', 'blobs', 'sha256')),
+    snapshots: await list(path.join(engine.dataRoot, 'snapshots', 'overlay', 'records')),
+  };
 }
 
 function blobPath(engine: Engine, digest: string): string {
@@ -640,6 +656,55 @@ describe('registry client against docker-registry', { timeout: 600_000 }, () => 
       assert.equal(tampered.code, 1);
       assert.match(tampered.stderr, /the registry says sha256:[a-f0-9]{64}, its bytes are sha256:/);
       assert.equal(ok(await berth(['images', '-q', ref]), 'images').stdout, '');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a corrupted upper layer fails the pull; no blob or layer of the image stays', async () => {
+    // Layers unpack while later ones download: the lower one may be unpacked by the time the
+    // upper one fails its digest, and must go all the same.
+    const ref = `${registry.host}/it/busybox:latest`;
+    const img = `${registry.host}/it/bad-upper:1`;
+    ok(await berth(['pull', '-q', ref]), 'pull');
+    const name = `regc-upper-${suffix}`;
+    ok(
+      await berth(['run', '--name', name, ref, 'sh', '-c', 'head -c 300000 /dev/urandom > /big']),
+      'run',
+    );
+    ok(await berth(['commit', name, img]), 'commit');
+    ok(await berth(['rm', name]), 'rm');
+    ok(await berth(['push', img]), 'push');
+    ok(await berth(['rmi', img, ref]), 'rmi');
+    const before = await storedState(engine);
+    const mres = await fetch(`${base}/v2/it/bad-upper/manifests/1`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    const m = (await mres.json()) as { layers: { digest: string }[] };
+    assert.equal(m.layers.length, 2);
+    const upper = m.layers[1]?.digest ?? '';
+    const proxy = await startProxy(registry.port);
+    try {
+      proxy.mode = 'corrupt';
+      proxy.only = upper;
+      const r = await berth(['pull', `${proxy.host}/it/bad-upper:1`]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`filesystem layer verification failed for digest ${upper}`),
+      );
+      assert.deepEqual(await storedState(engine), before);
+      assert.equal(await ingestEmpty(engine), true, 'no partial ingest left');
+      const listed = ok(await berth(['images', '-q', `${proxy.host}/it/bad-upper`]), 'images');
+      assert.equal(listed.stdout, '');
+      proxy.mode = 'pass';
+      ok(await berth(['pull', `${proxy.host}/it/bad-upper:1`]), 'pull when the bytes are right');
+      const seen = ok(
+        await berth(['run', '--rm', `${proxy.host}/it/bad-upper:1`, 'wc', '-c', '/big']),
+        'run',
+      );
+      assert.match(seen.stdout, /^\s*300000 \/big\n$/);
+      ok(await berth(['rmi', `${proxy.host}/it/bad-upper:1`]), 'rmi');
     } finally {
       await proxy.close();
     }
