@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, openSync, closeSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { purgeNetworkState } from '../../src/network/cleanup.js';
 import { describeFailure, runCommand } from './command.js';
 import { processTable } from './proc.js';
 import type { CommandOptions, CommandResult, Engine, EngineId } from './types.js';
@@ -14,7 +15,10 @@ export interface Berthd {
   dataRoot: string;
   execRoot: string;
   logPath: string;
-  /** SIGTERM, then SIGKILL after 20 s; unmounts what is left under its roots; removes them. */
+  /**
+   * SIGTERM, then SIGKILL after 20 s; unmounts what is left under its roots, drops its
+   * networks' bridges and rules, removes the roots.
+   */
   stop(): Promise<void>;
 }
 
@@ -64,6 +68,10 @@ export async function startBerthd(root: string, log: (m: string) => void): Promi
       .filter((m) => m.startsWith(`${dataRoot}/`) || m.startsWith(`${execRoot}/`))
       .sort((a, b) => b.length - a.length);
     for (const m of mounts) await runCommand(['umount', '-l', m], process.env);
+    // Its default bridge and rules outlive the daemon (as dockerd's do): not so a bench's.
+    await purgeNetworkState(dataRoot).catch((err: unknown) =>
+      log(`network clean-up of ${dataRoot}: ${String(err)}`),
+    );
     rmSync(dataRoot, { recursive: true, force: true });
     rmSync(execRoot, { recursive: true, force: true });
   };
