@@ -13,7 +13,6 @@ import { shortId } from '../util/digest.js';
 import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
 import { BuildStepError } from './build.js';
 import {
-  applyIgnore,
   cleanSource,
   entriesTar,
   entryOf,
@@ -24,9 +23,9 @@ import {
   hashList,
   hostNames,
   fileSum,
+  ignorePatterns,
   newIgnore,
   readIgnoreFile,
-  receiveContext,
   resolveInContext,
   treeEntries,
   type CopyEntry,
@@ -36,6 +35,7 @@ import {
   type SumStyle,
   type TarEntry,
 } from './context.js';
+import { receiveBuildContext, type BuildContext, type IndexedSource } from './context-index.js';
 import {
   parseDockerfile,
   parseSecretMount,
@@ -116,6 +116,8 @@ interface Run {
   containers: Set<string>;
   /** The context tar's entries, by cleaned name. */
   entries: Map<string, TarEntry>;
+  /** The context: indexed, its files put in `ctx` only once a step needs them. */
+  context?: BuildContext;
 }
 
 /** The builder over the image and container services; see build.ts for the contract. */
@@ -175,27 +177,58 @@ class Builder implements BuildService {
     };
     this.#running++;
     try {
-      const bare = await receiveContext(context, ctx, run.entries);
       const dockerfileName = req.dockerfile || 'Dockerfile';
-      let text = bare;
+      let wanted: string[] = [];
+      try {
+        const r = cleanSource(dockerfileName);
+        wanted = [r, `${r}.dockerignore`, '.dockerignore'];
+      } catch (err: unknown) {
+        // Refused below, once the body is known to be a tar (a bare Dockerfile needs no name).
+        if (!(err instanceof InvalidArgumentError)) throw err;
+      }
+      const got = await receiveBuildContext(context, {
+        dir: ctx,
+        spool: path.join(work, 'context.tar'),
+        entries: run.entries,
+        wanted,
+      });
+      let text = got.dockerfile;
       if (text === undefined) {
         const rel = cleanSource(dockerfileName);
-        try {
-          text = await fs.readFile(path.join(ctx, rel), 'utf8');
-        } catch (err: unknown) {
-          if (
-            errnoCode(err) === 'ENOENT' ||
-            errnoCode(err) === 'EISDIR' ||
-            errnoCode(err) === 'ENOTDIR'
-          ) {
-            throw new InvalidArgumentError(
-              `Cannot locate specified Dockerfile: ${dockerfileName}`,
-              { cause: err },
-            );
+        const index = got.context.index;
+        run.context = got.context;
+        if (index) {
+          const data = index.file(rel);
+          if (data === 'missing') {
+            throw new InvalidArgumentError(`Cannot locate specified Dockerfile: ${dockerfileName}`);
           }
-          throw err;
+          text = data.toString('utf8');
+          let ignore: string[] = [];
+          for (const name of [`${rel}.dockerignore`, '.dockerignore']) {
+            const f = index.file(name);
+            if (f === 'missing') continue;
+            ignore = ignorePatterns(f.toString('utf8'));
+            break;
+          }
+          await got.context.applyIgnore(newIgnore(ignore));
+        } else {
+          try {
+            text = await fs.readFile(path.join(ctx, rel), 'utf8');
+          } catch (err: unknown) {
+            if (
+              errnoCode(err) === 'ENOENT' ||
+              errnoCode(err) === 'EISDIR' ||
+              errnoCode(err) === 'ENOTDIR'
+            ) {
+              throw new InvalidArgumentError(
+                `Cannot locate specified Dockerfile: ${dockerfileName}`,
+                { cause: err },
+              );
+            }
+            throw err;
+          }
+          await got.context.applyIgnore(newIgnore(await readIgnoreFile(ctx, rel)));
         }
-        await applyIgnore(ctx, newIgnore(await readIgnoreFile(ctx, rel)));
       }
       try {
         run.df = parseDockerfile(text);
@@ -943,6 +976,7 @@ class Builder implements BuildService {
         }
         case 'bind': {
           const source = o.source ?? o.src ?? '.';
+          if (o.from === undefined) await run.context?.materialize();
           const root =
             o.from !== undefined ? await this.#fromRoot(run, stage, o.from, [source]) : run.ctx;
           const src = await resolveInContext(root, cleanSource(source));
@@ -1207,9 +1241,13 @@ class Builder implements BuildService {
     const urls = ins.kind === 'ADD' ? rawSources.filter((s) => /^https?:\/\//.test(s)) : [];
     const local = rawSources.filter((s) => !urls.includes(s));
     const root = from !== undefined ? await this.#fromRoot(run, stage, from, local) : run.ctx;
-    const found: Source[] = [];
-    for (const s of local) found.push(...(await findSources(root, s, keyword)));
-    const count = found.length + urls.length + ins.heredocs.length;
+    // From the context's index while its files are not needed (a cache hit needs only sums).
+    const index = from === undefined ? run.context?.index : undefined;
+    let found: Source[] = [];
+    const indexed: IndexedSource[] = [];
+    if (index) for (const s of local) indexed.push(...index.findSources(s, keyword));
+    else for (const s of local) found.push(...(await findSources(root, s, keyword)));
+    const count = (index ? indexed.length : found.length) + urls.length + ins.heredocs.length;
     const workdir = state.config.WorkingDir || '/';
     const trailing = destWritten.endsWith('/') || destWritten === '.' || destWritten.endsWith('/.');
     const destAbs = posix.resolve(workdir, destWritten);
@@ -1234,7 +1272,8 @@ class Builder implements BuildService {
     const names = await this.#hostNames();
     const hashes: string[] = [];
     const sumSource: SumSource = { root, style, names, entries: run.entries };
-    for (const f of found) hashes.push(await copySourceHash(sumSource, f, excluded));
+    if (index) for (const f of indexed) hashes.push(index.sourceHash(f, excluded));
+    else for (const f of found) hashes.push(await copySourceHash(sumSource, f, excluded));
     for (const [i, u] of urls.entries()) {
       // A download is summed as dockerd's file of it: 0600, owned by the daemon.
       const data = downloads[i]?.data ?? Buffer.alloc(0);
@@ -1275,6 +1314,12 @@ class Builder implements BuildService {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
       return hit;
+    }
+    if (from === undefined && run.context) await run.context.materialize();
+    if (index) {
+      // The same sources, now as files (the index found them; the files are its copy).
+      found = [];
+      for (const s of local) found.push(...(await findSources(root, s, keyword)));
     }
     const hasLayers = current !== undefined && current.chainIDs.length > 0;
     const container = hasLayers && current ? await this.#newContainer(run, current, {}) : undefined;
