@@ -114,6 +114,8 @@ interface Run {
   /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
   epoch?: Date;
   containers: Set<string>;
+  /** Removals of step containers going on beside later steps; the build waits for them. */
+  removals: Promise<void>[];
   /** The context tar's entries, by cleaned name. */
   entries: Map<string, TarEntry>;
   /** The context: indexed, its files put in `ctx` only once a step needs them. */
@@ -173,6 +175,7 @@ class Builder implements BuildService {
       cacheFrom: [],
       used: new Set(),
       containers: new Set(),
+      removals: [],
       entries: new Map(),
     };
     this.#running++;
@@ -248,6 +251,7 @@ class Builder implements BuildService {
       return await this.#run(run);
     } finally {
       this.#running--;
+      await Promise.all(run.removals);
       for (const id of run.containers) await this.#removeContainer(id);
       await releaseLeftSecrets(work);
       await fs.rm(work, { recursive: true, force: true });
@@ -757,6 +761,21 @@ class Builder implements BuildService {
     }
   }
 
+  /**
+   * As #finishContainer, the removal left to go on beside the next steps (a step container's
+   * files are no step's input). One that fails stays in `run.containers`, for the build's
+   * clean-up to remove or to fail with.
+   */
+  #finishLater(run: Run, id: string, announce: boolean): void {
+    run.containers.delete(id);
+    if (announce) run.out(`Removing intermediate container ${shortId(id)}\n`);
+    run.removals.push(
+      this.#removeContainer(id).catch(() => {
+        run.containers.add(id);
+      }),
+    );
+  }
+
   async #finishContainer(run: Run, id: string, announce: boolean): Promise<void> {
     await this.#removeContainer(id);
     run.containers.delete(id);
@@ -930,7 +949,19 @@ class Builder implements BuildService {
       run.epoch,
       mounts.secrets.targets,
     );
-    const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
+    // With secrets, the container goes before their tmpfs does (see #runContainer): at once.
+    const { secrets } = mounts;
+    const later = secrets.mounts.length + secrets.env.length + secrets.targets.length === 0;
+    const image = await this.#commitStepAfter(
+      run,
+      current,
+      state,
+      key,
+      createdBy,
+      diff,
+      cid,
+      later,
+    );
     return image;
   }
 
@@ -1042,6 +1073,7 @@ class Builder implements BuildService {
     createdBy: string,
     diff: Readable,
     container: string,
+    later: boolean,
   ): Promise<ImageRecord> {
     const opts: Parameters<ImageService['build']>[0] = {
       parent,
@@ -1052,7 +1084,8 @@ class Builder implements BuildService {
     };
     if (run.epoch) opts.created = run.epoch.toISOString();
     const image = await this.#images.build(opts);
-    await this.#finishContainer(run, container, true);
+    if (later) this.#finishLater(run, container, true);
+    else await this.#finishContainer(run, container, true);
     run.out(` ---> ${shortId(image.id)}\n`);
     return image;
   }
@@ -1108,7 +1141,7 @@ class Builder implements BuildService {
       });
     }
     const diff = withoutMountPoints(await this.#containers.diff(id), [], run.epoch);
-    return this.#commitStepAfter(run, current, state, key, createdBy, diff, id);
+    return this.#commitStepAfter(run, current, state, key, createdBy, diff, id, true);
   }
 
   async #exists(container: string, p: string): Promise<boolean> {
@@ -1447,7 +1480,7 @@ class Builder implements BuildService {
       run.out(` ---> ${shortId(image.id)}\n`);
       return image;
     } finally {
-      if (container) await this.#finishContainer(run, container, false);
+      if (container) this.#finishLater(run, container, false);
     }
   }
 
