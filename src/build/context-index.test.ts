@@ -41,7 +41,7 @@ async function tarOf(items: Item[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function receive(body: Buffer, wanted: string[] = ['Dockerfile']) {
+async function receive(body: Buffer, wanted: string[] = ['Dockerfile'], holdBytes?: number) {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-ctx-index-'));
   const dir = path.join(work, 'context');
   await fs.mkdir(dir);
@@ -52,6 +52,7 @@ async function receive(body: Buffer, wanted: string[] = ['Dockerfile']) {
       spool: path.join(work, 'context.tar'),
       entries,
       wanted,
+      ...(holdBytes !== undefined ? { holdBytes } : {}),
     });
     return { work, dir, entries, ...got };
   } catch (err: unknown) {
@@ -75,12 +76,36 @@ const items: Item[] = [
   { name: 'sub/', type: 'directory', mode: 0o755 },
   { name: 'sub/b.txt', data: 'b\n', mode: 0o600 },
   { name: './sub/c.txt', data: '' },
+  // Owned by another user where the test may chown (as root), with set-id bits.
+  {
+    name: 'owned/',
+    type: 'directory',
+    mode: 0o2775,
+    uid: uid === 0 ? 1234 : uid,
+    gid: gid === 0 ? 5678 : gid,
+  },
+  {
+    name: 'owned/f',
+    data: 'o\n',
+    mode: 0o4755,
+    uid: uid === 0 ? 1234 : uid,
+    gid: gid === 0 ? 5678 : gid,
+  },
 ];
 
 describe('the build context index', () => {
   it('finds and sums sources as the files on disk would be found and summed', async () => {
-    for (const body of [await tarOf(items), gzipSync(await tarOf(items))]) {
-      const r = await receive(body, ['Dockerfile', 'Dockerfile.dockerignore', '.dockerignore']);
+    const plain = await tarOf(items);
+    for (const [body, hold] of [
+      [plain, undefined],
+      [gzipSync(plain), undefined],
+      [plain, 0],
+    ] as const) {
+      const r = await receive(
+        body,
+        ['Dockerfile', 'Dockerfile.dockerignore', '.dockerignore'],
+        hold,
+      );
       try {
         const index = r.context.index;
         assert.ok(index, 'a context of files and directories is indexed');
@@ -148,6 +173,37 @@ describe('the build context index', () => {
       } finally {
         await fs.rm(r.work, { recursive: true, force: true });
       }
+    }
+  });
+
+  it('writes the files from memory as the extractor writes them from the spool', async () => {
+    const body = await tarOf(items);
+    const fast = await receive(body);
+    const slow = await receive(body, ['Dockerfile'], 0);
+    try {
+      await fast.context.materialize();
+      await slow.context.materialize();
+      const inTar = new Set(fast.entries.keys());
+      const tree = async (dir: string, rel = ''): Promise<string[]> => {
+        const out: string[] = [];
+        for (const name of (await fs.readdir(path.join(dir, rel))).sort()) {
+          const r = rel === '' ? name : `${rel}/${name}`;
+          const st = await fs.lstat(path.join(dir, r));
+          // A directory made only as a parent has the time it was made at.
+          const time = st.isDirectory() && !inTar.has(r) ? '' : String(st.mtimeMs);
+          const data = st.isFile() ? await fs.readFile(path.join(dir, r), 'utf8') : '';
+          out.push([r, st.mode.toString(8), st.uid, st.gid, st.size, time, data].join(' '));
+          if (st.isDirectory()) out.push(...(await tree(dir, r)));
+        }
+        return out;
+      };
+      const written = await tree(fast.dir);
+      assert.ok(written.length > 10);
+      assert.deepEqual(written, await tree(slow.dir));
+      assert.deepEqual([...fast.entries], [...slow.entries]);
+    } finally {
+      await fs.rm(fast.work, { recursive: true, force: true });
+      await fs.rm(slow.work, { recursive: true, force: true });
     }
   });
 

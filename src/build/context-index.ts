@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -75,7 +75,14 @@ export interface ContextIndex {
  */
 export async function receiveBuildContext(
   input: Readable,
-  o: { dir: string; spool: string; entries: Map<string, TarEntry>; wanted: string[] },
+  o: {
+    dir: string;
+    spool: string;
+    entries: Map<string, TarEntry>;
+    wanted: string[];
+    /** The most file bytes held in memory to write the files from (else they come from the spool). */
+    holdBytes?: number;
+  },
 ): Promise<{ dockerfile?: string; context: BuildContext }> {
   const head = await readHead(input, 512);
   const { first, rest } = head;
@@ -96,7 +103,7 @@ export async function receiveBuildContext(
       : { dockerfile, context: extracted() };
   }
   const wanted = new Set(o.wanted.map((w) => path.posix.normalize(w)));
-  const indexing = newIndexer(wanted, o.entries);
+  const indexing = newIndexer(wanted, o.entries, o.holdBytes ?? defaultHold);
   const parse: Writable = gzip ? zlib.createGunzip() : indexing.sink;
   if (gzip) {
     parse.on('error', () => indexing.fail());
@@ -127,6 +134,11 @@ export async function receiveBuildContext(
     await receiveContext(createReadStream(o.spool), o.dir, o.entries);
     if (ignore) await applyIgnore(o.dir, ignore);
   };
+  const held = indexing.held;
+  const fromMemory = async (): Promise<void> => {
+    await writeHeld(o.dir, held ?? []);
+    if (ignore) await applyIgnore(o.dir, ignore);
+  };
   if (!root) {
     await fromSpool();
     return { context: extracted() };
@@ -135,7 +147,7 @@ export async function receiveBuildContext(
     context: {
       dir: o.dir,
       index: indexOf(root),
-      materialize: () => (materialized ??= fromSpool()),
+      materialize: () => (materialized ??= held ? fromMemory() : fromSpool()),
       applyIgnore: (ig) => {
         if (materialized) return Promise.reject(new Error('ignore rules after materialize'));
         ignore = ig;
@@ -193,13 +205,22 @@ function drained(w: Writable): Promise<void> {
 function newIndexer(
   wanted: Set<string>,
   entries: Map<string, TarEntry>,
-): { sink: Writable; failed: boolean; fail(): void; done: Promise<Node | undefined> } {
+  holdBytes: number,
+): {
+  sink: Writable;
+  failed: boolean;
+  held: Held[] | undefined;
+  fail(): void;
+  done: Promise<Node | undefined>;
+} {
   const ex = tar.extract();
   const root: Node = { type: 'directory', children: new Map() };
   const named = new Set<string>();
+  let heldBytes = 0;
   const state = {
     sink: ex as unknown as Writable,
     failed: false,
+    held: [] as Held[] | undefined,
     fail(): void {
       state.failed = true;
       ex.destroy();
@@ -239,22 +260,40 @@ function newIndexer(
         devmajor: 0,
         devminor: 0,
       });
-      const keep: Buffer[] | undefined = file && wanted.has(rel) ? [] : undefined;
+      const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of entry) {
         const b = c as Buffer;
         size += b.length;
-        if (file) sum.update(b);
-        keep?.push(b);
+        if (!file) continue;
+        sum.update(b);
+        // Too much to hold: the files will come from the spool.
+        if (state.held && heldBytes + size > holdBytes) state.held = undefined;
+        if (state.held || wanted.has(rel)) chunks.push(b);
+        else chunks.length = 0;
       }
       if (file && size !== (h.size ?? 0)) {
         state.fail();
         return undefined;
       }
+      const bytes = file && (state.held || wanted.has(rel)) ? Buffer.concat(chunks) : undefined;
+      if (state.held) {
+        heldBytes += size;
+        const paxMtime = paxNumber(h, 'mtime');
+        state.held.push({
+          rel,
+          directory: !file,
+          mode: (h.mode ?? 0o644) & 0o7777,
+          uid: paxNumber(h, 'uid') ?? h.uid ?? 0,
+          gid: paxNumber(h, 'gid') ?? h.gid ?? 0,
+          mtime: paxMtime !== undefined ? new Date(paxMtime * 1000) : (h.mtime ?? new Date(0)),
+          ...(bytes ? { data: bytes } : {}),
+        });
+      }
       const have = parent.children?.get(base);
       if (file) {
         const n: Node = { type: 'file', sum: sum.digest('hex') };
-        if (keep) n.data = Buffer.concat(keep);
+        if (bytes && wanted.has(rel)) n.data = bytes;
         parent.children?.set(base, n);
       } else if (have) {
         have.sum = sum.digest('hex');
@@ -318,6 +357,70 @@ function indexable(
   const have = parent.children?.get(base);
   if (have && (type !== 'directory' || have.type !== 'directory')) return undefined;
   return { rel, parent, base };
+}
+
+/** The most file bytes a build holds in memory to write its context from. */
+const defaultHold = 32 << 20;
+
+/** An entry of the tar as the extractor would write it. */
+interface Held {
+  rel: string;
+  directory: boolean;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  data?: Buffer;
+}
+
+/**
+ * Writes the held entries into the empty directory `dir` as `extract` would (a directory
+ * made 0700, then owned and moded as its header says, its time set last; a parent made only
+ * as a parent 0755 and the daemon's; a file written new, owned, moded, timed), the files a
+ * few at once: the tree has only files and directories, each named once (see `indexable`),
+ * and `dir` is the build's own, so no entry can change where another goes.
+ */
+async function writeHeld(dir: string, held: Held[]): Promise<void> {
+  const made = new Set<string>(['']);
+  const parentOf = async (rel: string): Promise<void> => {
+    const parent = path.posix.dirname(rel);
+    const p = parent === '.' ? '' : parent;
+    if (made.has(p)) return;
+    await fs.mkdir(path.join(dir, p), { recursive: true, mode: 0o755 });
+    for (let q = p; q !== '' && q !== '.'; q = path.posix.dirname(q)) made.add(q);
+  };
+  const dirs: Held[] = [];
+  for (const e of held) {
+    if (!e.directory) continue;
+    await parentOf(e.rel);
+    const target = path.join(dir, e.rel);
+    if (!made.has(e.rel)) {
+      await fs.mkdir(target, { mode: 0o700 });
+      made.add(e.rel);
+    }
+    await fs.lchown(target, e.uid, e.gid);
+    await fs.chmod(target, e.mode);
+    dirs.push(e);
+  }
+  const files = held.filter((e) => !e.directory);
+  for (const e of files) await parentOf(e.rel);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const e = files[next++];
+      if (!e) continue;
+      const target = path.join(dir, e.rel);
+      await fs.writeFile(target, e.data ?? Buffer.alloc(0), { flag: 'wx', mode: 0o600 });
+      await fs.lchown(target, e.uid, e.gid);
+      await fs.chmod(target, e.mode);
+      await fs.lutimes(target, e.mtime, e.mtime);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
+  for (const e of dirs.reverse()) {
+    const target = path.join(dir, e.rel);
+    await fs.lutimes(target, e.mtime, e.mtime);
+  }
 }
 
 /** applyIgnore over the tree: ignored files go, directories too once empty and ignored. */
