@@ -20,9 +20,9 @@ import {
 /**
  * The build context held as an index of its tar instead of as files: a cached rebuild needs
  * only the sums of the COPY sources, which are taken from the tar as it arrives, so nothing is
- * written to disk but the tar itself (one file). The files are extracted from that spool, by
- * the same extractor as before, the first time a step needs them (a COPY that misses the cache,
- * a RUN that binds the context).
+ * written to disk but the tar itself (one file). The files are written the first time a step
+ * needs them (a COPY that misses the cache, a RUN that binds the context): from memory when
+ * the context is small enough to hold, else from that spool by the same extractor as before.
  *
  * Only a context of plain files and directories, each named once, is indexed: one with links,
  * devices, an entry that would replace another, or anything the extractor would refuse, is
@@ -114,6 +114,8 @@ export async function receiveBuildContext(
     spool.on('finish', resolve);
     spool.on('error', reject);
   });
+  // Awaited below; this only keeps a failed write from being unhandled when the body failed too.
+  spoolDone.catch(() => undefined);
   try {
     for await (const chunk of rest) {
       const b = chunk as Buffer;
