@@ -175,7 +175,7 @@ async function parentDirectory(state: ApplyState, rel: string): Promise<string> 
   return dir;
 }
 
-interface Header {
+export interface Header {
   name: string;
   type?: string | null | undefined;
   mode?: number | undefined;
@@ -189,7 +189,8 @@ interface Header {
   pax?: unknown;
 }
 
-function paxNumber(header: Header, key: string): number | undefined {
+/** A number from the header's PAX records (`uid`, `gid`, `mtime`), when it has a valid one. */
+export function paxNumber(header: Header, key: string): number | undefined {
   const pax = header.pax;
   if (typeof pax !== 'object' || pax === null) return undefined;
   const v = (pax as Record<string, unknown>)[key];
@@ -202,7 +203,7 @@ function refuse(name: string, why: string): InvalidArgumentError {
 }
 
 /** The entry name as a clean relative path ('' for the root itself), or a refusal. */
-function cleanName(name: string, what = 'path'): string {
+export function cleanName(name: string, what = 'path'): string {
   if (name.startsWith('/')) throw refuse(name, `absolute ${what} refused`);
   const n = path.posix.normalize(name).replace(/\/+$/, '');
   if (n === '.' || n === '') return '';

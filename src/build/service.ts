@@ -13,7 +13,6 @@ import { shortId } from '../util/digest.js';
 import type { BuildMessage, BuildRequest, BuildResult, BuildService } from './build.js';
 import { BuildStepError } from './build.js';
 import {
-  applyIgnore,
   cleanSource,
   entriesTar,
   entryOf,
@@ -24,9 +23,9 @@ import {
   hashList,
   hostNames,
   fileSum,
+  ignorePatterns,
   newIgnore,
   readIgnoreFile,
-  receiveContext,
   resolveInContext,
   treeEntries,
   type CopyEntry,
@@ -36,6 +35,7 @@ import {
   type SumStyle,
   type TarEntry,
 } from './context.js';
+import { receiveBuildContext, type BuildContext, type IndexedSource } from './context-index.js';
 import {
   parseDockerfile,
   parseSecretMount,
@@ -114,8 +114,12 @@ interface Run {
   /** `SOURCE_DATE_EPOCH` (a build arg): every time in the new layers and configs, at most. */
   epoch?: Date;
   containers: Set<string>;
+  /** Removals of step containers going on beside later steps; the build waits for them. */
+  removals: Promise<void>[];
   /** The context tar's entries, by cleaned name. */
   entries: Map<string, TarEntry>;
+  /** The context: indexed, its files put in `ctx` only once a step needs them. */
+  context?: BuildContext;
 }
 
 /** The builder over the image and container services; see build.ts for the contract. */
@@ -171,31 +175,63 @@ class Builder implements BuildService {
       cacheFrom: [],
       used: new Set(),
       containers: new Set(),
+      removals: [],
       entries: new Map(),
     };
     this.#running++;
     try {
-      const bare = await receiveContext(context, ctx, run.entries);
       const dockerfileName = req.dockerfile || 'Dockerfile';
-      let text = bare;
+      let wanted: string[] = [];
+      try {
+        const r = cleanSource(dockerfileName);
+        wanted = [r, `${r}.dockerignore`, '.dockerignore'];
+      } catch (err: unknown) {
+        // Refused below, once the body is known to be a tar (a bare Dockerfile needs no name).
+        if (!(err instanceof InvalidArgumentError)) throw err;
+      }
+      const got = await receiveBuildContext(context, {
+        dir: ctx,
+        spool: path.join(work, 'context.tar'),
+        entries: run.entries,
+        wanted,
+      });
+      let text = got.dockerfile;
       if (text === undefined) {
         const rel = cleanSource(dockerfileName);
-        try {
-          text = await fs.readFile(path.join(ctx, rel), 'utf8');
-        } catch (err: unknown) {
-          if (
-            errnoCode(err) === 'ENOENT' ||
-            errnoCode(err) === 'EISDIR' ||
-            errnoCode(err) === 'ENOTDIR'
-          ) {
-            throw new InvalidArgumentError(
-              `Cannot locate specified Dockerfile: ${dockerfileName}`,
-              { cause: err },
-            );
+        const index = got.context.index;
+        run.context = got.context;
+        if (index) {
+          const data = index.file(rel);
+          if (data === 'missing') {
+            throw new InvalidArgumentError(`Cannot locate specified Dockerfile: ${dockerfileName}`);
           }
-          throw err;
+          text = data.toString('utf8');
+          let ignore: string[] = [];
+          for (const name of [`${rel}.dockerignore`, '.dockerignore']) {
+            const f = index.file(name);
+            if (f === 'missing') continue;
+            ignore = ignorePatterns(f.toString('utf8'));
+            break;
+          }
+          await got.context.applyIgnore(newIgnore(ignore));
+        } else {
+          try {
+            text = await fs.readFile(path.join(ctx, rel), 'utf8');
+          } catch (err: unknown) {
+            if (
+              errnoCode(err) === 'ENOENT' ||
+              errnoCode(err) === 'EISDIR' ||
+              errnoCode(err) === 'ENOTDIR'
+            ) {
+              throw new InvalidArgumentError(
+                `Cannot locate specified Dockerfile: ${dockerfileName}`,
+                { cause: err },
+              );
+            }
+            throw err;
+          }
+          await got.context.applyIgnore(newIgnore(await readIgnoreFile(ctx, rel)));
         }
-        await applyIgnore(ctx, newIgnore(await readIgnoreFile(ctx, rel)));
       }
       try {
         run.df = parseDockerfile(text);
@@ -215,6 +251,7 @@ class Builder implements BuildService {
       return await this.#run(run);
     } finally {
       this.#running--;
+      await Promise.all(run.removals);
       for (const id of run.containers) await this.#removeContainer(id);
       await releaseLeftSecrets(work);
       await fs.rm(work, { recursive: true, force: true });
@@ -724,6 +761,21 @@ class Builder implements BuildService {
     }
   }
 
+  /**
+   * As #finishContainer, the removal left to go on beside the next steps (a step container's
+   * files are no step's input). One that fails stays in `run.containers`, for the build's
+   * clean-up to remove or to fail with.
+   */
+  #finishLater(run: Run, id: string, announce: boolean): void {
+    run.containers.delete(id);
+    if (announce) run.out(`Removing intermediate container ${shortId(id)}\n`);
+    run.removals.push(
+      this.#removeContainer(id).catch(() => {
+        run.containers.add(id);
+      }),
+    );
+  }
+
   async #finishContainer(run: Run, id: string, announce: boolean): Promise<void> {
     await this.#removeContainer(id);
     run.containers.delete(id);
@@ -897,7 +949,19 @@ class Builder implements BuildService {
       run.epoch,
       mounts.secrets.targets,
     );
-    const image = await this.#commitStepAfter(run, current, state, key, createdBy, diff, cid);
+    // With secrets, the container goes before their tmpfs does (see #runContainer): at once.
+    const { secrets } = mounts;
+    const later = secrets.mounts.length + secrets.env.length + secrets.targets.length === 0;
+    const image = await this.#commitStepAfter(
+      run,
+      current,
+      state,
+      key,
+      createdBy,
+      diff,
+      cid,
+      later,
+    );
     return image;
   }
 
@@ -943,6 +1007,7 @@ class Builder implements BuildService {
         }
         case 'bind': {
           const source = o.source ?? o.src ?? '.';
+          if (o.from === undefined) await run.context?.materialize();
           const root =
             o.from !== undefined ? await this.#fromRoot(run, stage, o.from, [source]) : run.ctx;
           const src = await resolveInContext(root, cleanSource(source));
@@ -1008,6 +1073,7 @@ class Builder implements BuildService {
     createdBy: string,
     diff: Readable,
     container: string,
+    later: boolean,
   ): Promise<ImageRecord> {
     const opts: Parameters<ImageService['build']>[0] = {
       parent,
@@ -1018,7 +1084,8 @@ class Builder implements BuildService {
     };
     if (run.epoch) opts.created = run.epoch.toISOString();
     const image = await this.#images.build(opts);
-    await this.#finishContainer(run, container, true);
+    if (later) this.#finishLater(run, container, true);
+    else await this.#finishContainer(run, container, true);
     run.out(` ---> ${shortId(image.id)}\n`);
     return image;
   }
@@ -1074,7 +1141,7 @@ class Builder implements BuildService {
       });
     }
     const diff = withoutMountPoints(await this.#containers.diff(id), [], run.epoch);
-    return this.#commitStepAfter(run, current, state, key, createdBy, diff, id);
+    return this.#commitStepAfter(run, current, state, key, createdBy, diff, id, true);
   }
 
   async #exists(container: string, p: string): Promise<boolean> {
@@ -1207,9 +1274,13 @@ class Builder implements BuildService {
     const urls = ins.kind === 'ADD' ? rawSources.filter((s) => /^https?:\/\//.test(s)) : [];
     const local = rawSources.filter((s) => !urls.includes(s));
     const root = from !== undefined ? await this.#fromRoot(run, stage, from, local) : run.ctx;
-    const found: Source[] = [];
-    for (const s of local) found.push(...(await findSources(root, s, keyword)));
-    const count = found.length + urls.length + ins.heredocs.length;
+    // From the context's index while its files are not needed (a cache hit needs only sums).
+    const index = from === undefined ? run.context?.index : undefined;
+    let found: Source[] = [];
+    const indexed: IndexedSource[] = [];
+    if (index) for (const s of local) indexed.push(...index.findSources(s, keyword));
+    else for (const s of local) found.push(...(await findSources(root, s, keyword)));
+    const count = (index ? indexed.length : found.length) + urls.length + ins.heredocs.length;
     const workdir = state.config.WorkingDir || '/';
     const trailing = destWritten.endsWith('/') || destWritten === '.' || destWritten.endsWith('/.');
     const destAbs = posix.resolve(workdir, destWritten);
@@ -1234,7 +1305,8 @@ class Builder implements BuildService {
     const names = await this.#hostNames();
     const hashes: string[] = [];
     const sumSource: SumSource = { root, style, names, entries: run.entries };
-    for (const f of found) hashes.push(await copySourceHash(sumSource, f, excluded));
+    if (index) for (const f of indexed) hashes.push(index.sourceHash(f, excluded));
+    else for (const f of found) hashes.push(await copySourceHash(sumSource, f, excluded));
     for (const [i, u] of urls.entries()) {
       // A download is summed as dockerd's file of it: 0600, owned by the daemon.
       const data = downloads[i]?.data ?? Buffer.alloc(0);
@@ -1275,6 +1347,12 @@ class Builder implements BuildService {
       run.out(' ---> Using cache\n');
       run.out(` ---> ${shortId(hit.id)}\n`);
       return hit;
+    }
+    if (from === undefined && run.context) await run.context.materialize();
+    if (index) {
+      // The same sources, now as files (the index found them; the files are its copy).
+      found = [];
+      for (const s of local) found.push(...(await findSources(root, s, keyword)));
     }
     const hasLayers = current !== undefined && current.chainIDs.length > 0;
     const container = hasLayers && current ? await this.#newContainer(run, current, {}) : undefined;
@@ -1402,7 +1480,7 @@ class Builder implements BuildService {
       run.out(` ---> ${shortId(image.id)}\n`);
       return image;
     } finally {
-      if (container) await this.#finishContainer(run, container, false);
+      if (container) this.#finishLater(run, container, false);
     }
   }
 
