@@ -398,13 +398,20 @@ describe('build secrets', () => {
     const mounted = async (): Promise<string[]> => (await mountsOf()).map((m) => m.at);
     const secretMounts = async (): Promise<string[]> =>
       (await mounted()).filter((m) => m.includes('/secrets-'));
-    for (let i = 0; i < 200 && (await secretMounts()).length === 0; i++) {
+    const taskBundles = async (): Promise<string[]> =>
+      (await mountsOf())
+        .filter((m) => m.at.startsWith(engine.execRoot) && m.type === 'tmpfs')
+        .map((m) => m.at);
+    // The secret tmpfs comes first, the RUN's task (its bundle a tmpfs) after it: wait for both.
+    for (
+      let i = 0;
+      i < 200 && ((await secretMounts()).length === 0 || (await taskBundles()).length === 0);
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal((await secretMounts()).length, 1, 'the RUN has its secret tmpfs');
-    const tasks = (await mountsOf())
-      .filter((m) => m.at.startsWith(engine.execRoot) && m.type === 'tmpfs')
-      .map((m) => m.at);
+    const tasks = await taskBundles();
     assert.ok(tasks.length > 0, 'the RUN task has a tmpfs bundle');
     await engine.crash();
     assert.notEqual((await building).code, 0);
