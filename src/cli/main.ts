@@ -2,6 +2,7 @@ import type { Io, Command, CommandContext } from './command.js';
 import { ExitError } from './command.js';
 import { parseArgs, flagHelp, UsageError, type FlagSpec } from './args.js';
 import { daemonMessage } from './errors.js';
+import { errnoCode } from '../errors/index.js';
 import {
   ClientError,
   DEFAULT_HOST,
@@ -393,6 +394,14 @@ export async function runCli(
 
 /** The entry point of bin/berth. */
 export async function main(argv: string[]): Promise<void> {
+  // A reader that goes away (`berth images -q | head -1`) ends the CLI quietly, as SIGPIPE ends
+  // the docker CLI: 141, nothing printed.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: unknown) => {
+      if (errnoCode(err) === 'EPIPE') process.exit(141);
+      throw err;
+    });
+  }
   let code: number;
   try {
     code = await runCli(argv, {

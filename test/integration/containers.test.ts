@@ -335,6 +335,18 @@ describe('terminals and run flags', () => {
     await engine.berth(['rm', '-f', 'detached']);
   });
 
+  test('a reader that goes away ends the CLI quietly, as SIGPIPE ends the docker CLI', async () => {
+    await engine.berth(['run', '--name', 'chatty', 'busybox', 'seq', '1', '200000']);
+    const r = await runCommand(
+      'bash',
+      ['-c', `${berthCmd} logs chatty | head -n 1; echo "rc=\${PIPESTATUS[0]}" >&2`],
+      { BERTH_HOST: engine.host },
+    );
+    assert.equal(r.stdout, '1\n');
+    assert.equal(r.stderr, 'rc=141\n');
+    await engine.berth(['rm', 'chatty']);
+  });
+
   test('--init, --env-file, --label-file and --cidfile', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-flags-'));
     try {
