@@ -6,6 +6,7 @@ import * as zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { InvalidArgumentError, errnoCode, isNotFound } from '../errors/index.js';
 import { native } from '../util/native.js';
+import { peekStream } from '../util/peek.js';
 import type { ApplyOptions, ApplyResult, IdShift } from './archive.js';
 import { resolveInRoot } from './root-path.js';
 import { TarScanner } from './tar-scan.js';
@@ -51,7 +52,7 @@ export async function extract(
   options: ExtractOptions,
 ): Promise<ApplyResult> {
   const absRoot = path.resolve(root);
-  const { head, stream } = await peek(input, 6);
+  const { head, stream } = await peekStream(input, 6);
   const decompress = decompressorFor(head);
   const scanner = new TarScanner();
   const ex = tar.extract();
@@ -466,39 +467,6 @@ function decompressorFor(head: Buffer): Transform {
     throw new InvalidArgumentError('xz layers are not supported');
   }
   return new PassThrough();
-}
-
-/** The first `n` bytes of a stream (fewer if it is shorter), and a stream of all of it. */
-async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const chunks: Buffer[] = [];
-  let len = 0;
-  let ended = false;
-  while (len < n) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    const b = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value);
-    chunks.push(b);
-    len += b.length;
-  }
-  const head = Buffer.concat(chunks);
-  async function* all(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    if (ended) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-    }
-  }
-  const stream = Readable.from(all(), { objectMode: false });
-  stream.on('close', () => {
-    void it.return?.();
-  });
-  return { head, stream };
 }
 
 /** Bytes of a file's data gathered before one write: fewer round trips for large files. */

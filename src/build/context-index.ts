@@ -5,6 +5,7 @@ import * as zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { cleanName, paxNumber } from '../archive/apply.js';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.js';
+import { peekStream } from '../util/peek.js';
 import {
   applyIgnore,
   cleanSource,
@@ -84,8 +85,7 @@ export async function receiveBuildContext(
     holdBytes?: number;
   },
 ): Promise<{ dockerfile?: string; context: BuildContext }> {
-  const head = await readHead(input, 512);
-  const { first, rest } = head;
+  const { head: first, stream: rest } = await peekStream(input, 512);
   const gzip = first[0] === 0x1f && first[1] === 0x8b;
   const isTar = first.subarray(257, 262).toString('latin1') === 'ustar';
   const emptyTar = first.length >= 512 && first.subarray(0, 512).every((b) => b === 0);
@@ -158,31 +158,6 @@ export async function receiveBuildContext(
       },
     },
   };
-}
-
-async function readHead(input: Readable, n: number): Promise<{ first: Buffer; rest: Readable }> {
-  const head: Buffer[] = [];
-  let size = 0;
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  while (size < n) {
-    const r = await it.next();
-    if (r.done) break;
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-    head.push(b);
-    size += b.length;
-  }
-  const first = Buffer.concat(head);
-  const rest = Readable.from(
-    (async function* (): AsyncGenerator<Buffer> {
-      if (first.length > 0) yield first;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-      }
-    })(),
-  );
-  return { first, rest };
 }
 
 /** Resolves once `w` can take more, or will never (closed, failed). */

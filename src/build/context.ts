@@ -6,6 +6,7 @@ import tar from 'tar-stream';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import { extract } from '../archive/apply.js';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors/index.js';
+import { peekStream } from '../util/peek.js';
 
 /**
  * The build context on disk: received from the request's stream (a tar, plain or compressed,
@@ -28,27 +29,7 @@ export async function receiveContext(
   dir: string,
   entries?: Map<string, TarEntry>,
 ): Promise<string | undefined> {
-  const head: Buffer[] = [];
-  let size = 0;
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  while (size < 512) {
-    const r = await it.next();
-    if (r.done) break;
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-    head.push(b);
-    size += b.length;
-  }
-  const first = Buffer.concat(head);
-  const rest = Readable.from(
-    (async function* (): AsyncGenerator<Buffer> {
-      yield first;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        yield r.value;
-      }
-    })(),
-  );
+  const { head: first, stream: rest } = await peekStream(input, 512);
   const compressed =
     (first[0] === 0x1f && first[1] === 0x8b) ||
     first.subarray(0, 3).toString('latin1') === 'BZh' ||
