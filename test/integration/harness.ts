@@ -233,7 +233,25 @@ export async function startEngine(
       ? Promise.resolve()
       : new Promise((r) => d.once('exit', () => r()));
 
-  await launch();
+  try {
+    await launch();
+  } catch (err: unknown) {
+    // A daemon that never came up leaves no roots, log or networks behind either.
+    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+      daemon.kill('SIGKILL');
+      await exited(daemon);
+    }
+    const cleanup = (await import(path.join(repoRoot, 'dist/src/network/cleanup.js'))) as {
+      purgeNetworkState: (dataRoot: string) => Promise<void>;
+    };
+    await cleanup.purgeNetworkState(dataRoot).catch(() => undefined);
+    for (const root of [execRoot, dataRoot]) {
+      for (const m of await mountsUnder(root)) await runCommand('umount', ['-l', m], {});
+      await fs.rm(root, { recursive: true, force: true });
+    }
+    await fs.rm(logFile, { force: true });
+    throw err;
+  }
   const engine: Engine = {
     dataRoot,
     execRoot,
