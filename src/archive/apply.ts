@@ -22,6 +22,12 @@ export interface ExtractOptions {
   ids?: IdShift;
   /** Refuse to replace a directory with a non-directory or the reverse. */
   noOverwriteDirNonDir?: boolean;
+  /**
+   * Something else may change paths under root meanwhile (a running container, for `cp`):
+   * every entry is then resolved afresh and finished before the next, with nothing remembered
+   * between entries, so that a directory swapped for a symlink is seen as one.
+   */
+  sharedRoot?: boolean;
   /** Told each entry's cleaned name (relative to root), type and link target, in tar order. */
   onEntry?: (entry: { name: string; type: string; linkname: string }) => void;
   signal?: AbortSignal;
@@ -171,7 +177,9 @@ async function parentDirectory(state: ApplyState, rel: string): Promise<string> 
   // Resolving reads links on the way, which a symlink still being created would hide.
   if (state.creating > 0) await settle(state);
   const dir = await resolveInRoot(state.root, rel);
-  if (await mkdirParents(dir, state.options.ids)) state.fresh.add(dir);
+  const made = await mkdirParents(dir, state.options.ids);
+  if (state.options.sharedRoot) return dir;
+  if (made) state.fresh.add(dir);
   if (dir === path.join(state.root, rel)) state.dirs.set(rel, dir);
   return dir;
 }
@@ -251,7 +259,11 @@ async function applyEntry(
   // A symlink that certainly does not exist yet is created along with its metadata, while
   // the next entries are read (see finishLater); those entries wait for it unless they are
   // such symlinks too, since they might resolve through it or replace it.
-  const later = type === 'symlink' && state.fresh.has(parentDir) && !state.added.has(target);
+  const later =
+    type === 'symlink' &&
+    !options.sharedRoot &&
+    state.fresh.has(parentDir) &&
+    !state.added.has(target);
   if (!later && state.creating > 0) await settle(state);
   // What is already at target is looked at only when creating fails with EEXIST: most entries
   // of a layer are new, and each lstat is a round trip to the disk.
@@ -386,7 +398,12 @@ async function finishLater(state: ApplyState, work: () => Promise<void>): Promis
     },
   );
   state.finishing.add(p);
-  if (state.failure !== undefined || state.finishing.size >= maxFinishing) await settle(state);
+  if (
+    state.options.sharedRoot ||
+    state.failure !== undefined ||
+    state.finishing.size >= maxFinishing
+  )
+    await settle(state);
 }
 
 /** Waits for every entry still finishing; throws the first failure among them. */

@@ -556,6 +556,39 @@ describe('archive', () => {
     await assert.rejects(resolveInRoot(root, 'loop1/x'), InvalidArgumentError);
   });
 
+  it('cp into a tree that changes meanwhile resolves each entry afresh: a swapped-in symlink stays inside', async () => {
+    const root = await fresh('shared');
+    const outside = await fresh('outside');
+    const whole = await makeTar([
+      { name: 'a/', mode: 0o755 },
+      { name: 'a/one', body: '1' },
+      { name: 'a/two', body: '2' },
+    ]);
+    // "a/" and "a/one" (a header and one data block each, the directory's without data) first;
+    // then, as a running container could, the directory is swapped for a symlink out of root.
+    const first = whole.subarray(0, 3 * 512);
+    async function* pieces(): AsyncGenerator<Buffer> {
+      yield first;
+      for (let i = 0; i < 200; i++) {
+        if (
+          await fs.stat(path.join(root, 'a/one')).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await fs.rename(path.join(root, 'a'), path.join(root, 'a-was'));
+      await fs.symlink(outside, path.join(root, 'a'));
+      yield whole.subarray(3 * 512);
+    }
+    await copyIn(root, '/', Readable.from(pieces()), { noOverwriteDirNonDir: false });
+    assert.deepEqual(await fs.readdir(outside), [], 'nothing written through the symlink');
+    // The symlink is followed as the container sees it: its absolute target, inside root.
+    assert.equal(await fs.readFile(path.join(root, outside, 'two'), 'utf8'), '2');
+  });
+
   it('copies out and in as docker cp does', async () => {
     const root = await fresh('cp');
     await applyLayer(root, Readable.from([await makeTar(layer1)]), { whiteouts: 'remove' });

@@ -178,6 +178,8 @@ export async function copyIn(
     whiteouts: 'none',
     base: base === '' ? '.' : base,
     noOverwriteDirNonDir: options.noOverwriteDirNonDir,
+    // The container may be running: its processes can change the tree while this writes.
+    sharedRoot: true,
     ...(options.chown ? { chown: options.chown } : {}),
     ...(options.ids ? { ids: options.ids } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
