@@ -611,11 +611,9 @@ describe('networks against the anchor dockerd', () => {
     assert.match(theirs[2] ?? '', /^eth0=a,eth1=[bc],eth2=[bc]$/);
   });
 
-  test('network inspect and the container view (/etc/hosts, resolv.conf, ip addr) match', async (t) => {
-    if (!anchor) {
-      t.skip('the anchor dockerd is not reachable at ' + anchorHost);
-      return;
-    }
+  test('network inspect and the container view (/etc/hosts, resolv.conf, ip addr) match', async () => {
+    // `make test` starts it (shared/bench/anchors.sh): without it, the comparison is not made.
+    assert.ok(anchor, `the anchor dockerd is not reachable at ${anchorHost}`);
     const netName = `nt-${suffix}-d`;
     const ctr = `dc-${suffix}`;
     const view = async (
